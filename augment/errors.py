@@ -1,0 +1,19 @@
+"""Errors the augmentation engine raises on purpose; ``str(error)`` is a complete user message."""
+
+from __future__ import annotations
+
+
+class AugmentError(Exception):
+    """Base class: the message names what is wrong and where, and is safe to show as it is."""
+
+
+class InputError(AugmentError):
+    """The uploaded file cannot be used: it names the file and, where it applies, row and column."""
+
+
+class ModelLoadError(AugmentError):
+    """The fill-mask model cannot be loaded (missing, not a masked language model, no mask)."""
+
+
+class AugmentOptionError(AugmentError):
+    """An option such as ``count`` or ``top_k`` is out of range or does not fit the method."""

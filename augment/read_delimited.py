@@ -1,0 +1,52 @@
+"""Rows of a CSV or TSV file saved by Excel: UTF-8 (with or without BOM) or Shift_JIS/cp932."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+
+from augment.errors import InputError
+from augment.table import Row
+
+# Japanese Excel saves "CSV" as cp932 unless the user picks "CSV UTF-8".
+ENCODINGS = ("utf-8-sig", "cp932")
+
+
+def column_number(index: int) -> str:
+    return f"column {index + 1}"
+
+
+def decode_text(data: bytes, filename: str) -> str:
+    """Strict UTF-8 first (a UTF-8 file almost never decodes as cp932 by accident), then cp932."""
+    failures: list[UnicodeDecodeError] = []
+    for encoding in ENCODINGS:
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError as error:
+            failures.append(error)
+    # The encoding that got further is the one the file was most likely meant to be in.
+    furthest = max(failures, key=lambda error: error.start)
+    line = data.count(b"\n", 0, furthest.start) + 1
+    raise InputError(
+        f"{filename}, line {line}: the text is neither UTF-8 nor Shift_JIS (cp932); "
+        "save it from Excel as \"CSV UTF-8\"."
+    )
+
+
+def delimited_rows(text: str, filename: str, delimiter: str) -> Iterator[Row]:
+    """``(record_number, cells)``; a record with a quoted line break is still one row."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    record = 0
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            raise InputError(
+                f"{filename}, line {reader.line_num}: cannot be read as "
+                f"{'TSV' if delimiter == chr(9) else 'CSV'} ({error})."
+            ) from error
+        record += 1
+        yield record, cells

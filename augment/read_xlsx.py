@@ -1,0 +1,88 @@
+"""Rows of the learning-data sheet of an Excel workbook (.xlsx / .xlsm)."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import openpyxl
+from openpyxl.utils import get_column_letter
+
+from augment.errors import InputError
+from augment.table import HEADER_SEARCH_ROWS, Row, is_header_like
+
+PREFERRED_SHEET = "learningdata"
+# Workshop templates are formatted far below the last row anyone fills in: stop after this many
+# blank rows in a row instead of walking a million formatted-but-empty rows.
+MAX_BLANK_RUN = 10_000
+# Excel shows these texts for a formula that failed; they are never meant as training text.
+EXCEL_ERRORS = frozenset(
+    {"#REF!", "#VALUE!", "#N/A", "#DIV/0!", "#NAME?", "#NULL!", "#NUM!", "#SPILL!", "#CALC!"}
+)
+
+
+def column_letter(index: int) -> str:
+    return f"column {get_column_letter(index + 1)}"
+
+
+@contextmanager
+def open_workbook(data: bytes, filename: str) -> Iterator[Any]:
+    try:
+        # data_only: a formula cell gives the value Excel saved with it, not the formula text.
+        workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception as error:  # openpyxl raises anything from zipfile, lxml or its own parsers
+        raise InputError(
+            f"{filename}: cannot be read as an Excel workbook ({type(error).__name__}); "
+            "save it again from Excel as .xlsx."
+        ) from error
+    try:
+        yield workbook
+    finally:
+        workbook.close()
+
+
+def _sheet_rows(sheet: Any, filename: str, max_row: int | None = None) -> Iterator[Row]:
+    """``(excel_row_number, values)``; a broken sheet XML becomes an InputError naming the sheet."""
+    try:
+        # The stored dimension can be wrong (some exporters write A1:A1); read what is there.
+        sheet.reset_dimensions()
+        rows = sheet.iter_rows(min_row=1, max_row=max_row, values_only=True)
+        yield from enumerate(rows, start=1)
+    except InputError:
+        raise
+    except Exception as error:  # the sheet's XML is parsed lazily, while we iterate
+        raise InputError(
+            f"{filename}, sheet {sheet.title!r}: cannot be read ({type(error).__name__}); "
+            "save it again from Excel as .xlsx."
+        ) from error
+
+
+def choose_sheet(workbook: Any, filename: str) -> Any:
+    """The sheet named LearningData if there is one, else the first with a header row."""
+    for sheet in workbook.worksheets:
+        if sheet.title.strip().casefold() == PREFERRED_SHEET:
+            return sheet
+    for sheet in workbook.worksheets:
+        top_rows = _sheet_rows(sheet, filename, HEADER_SEARCH_ROWS)
+        if any(is_header_like(cells) for _, cells in top_rows):
+            return sheet
+    names = ", ".join(repr(sheet.title) for sheet in workbook.worksheets)
+    raise InputError(
+        f"{filename}: no sheet has a header row with the columns system, user, assistant "
+        f"(sheets: {names}); the template's sheet is called LearningData."
+    )
+
+
+def xlsx_rows(sheet: Any, filename: str) -> Iterator[Row]:
+    """All rows of ``sheet``, stopping after a long run of blank rows (template formatting)."""
+    blank_run = 0
+    for row_number, cells in _sheet_rows(sheet, filename):
+        if any(cell is not None and str(cell).strip() for cell in cells):
+            blank_run = 0
+        else:
+            blank_run += 1
+            if blank_run >= MAX_BLANK_RUN:
+                return
+        yield row_number, cells

@@ -1,0 +1,33 @@
+"""Who may run staff commands; a real check, since admins can override default_permissions."""
+
+from __future__ import annotations
+
+import discord
+from discord import app_commands
+
+from bot.errors import NotInGuild, NotStaff
+from config import Settings
+
+
+def is_staff(member: discord.Member, settings: Settings) -> bool:
+    if settings.staff_manage_guild and member.guild_permissions.manage_guild:
+        return True
+    wanted = (settings.staff_role or "").strip()
+    if not wanted:
+        return False
+    return any(
+        str(role.id) == wanted or role.name.casefold() == wanted.casefold() for role in member.roles
+    )
+
+
+def staff_only():
+    """``@staff_only()`` on an app command: refuse anyone who is not staff, before it runs."""
+
+    async def predicate(interaction: discord.Interaction) -> bool:
+        if not isinstance(interaction.user, discord.Member):
+            raise NotInGuild()
+        if not is_staff(interaction.user, interaction.client.settings):
+            raise NotStaff(interaction.command.qualified_name if interaction.command else "this")
+        return True
+
+    return app_commands.check(predicate)

@@ -1,0 +1,38 @@
+"""Command line: ``python -m bot [run]`` and ``python -m bot augment INPUT ...``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from collections.abc import Sequence
+
+from bot.logs import configure_logging
+from config import Settings, load_settings
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m bot", description="kobo: the AI workshop's Discord bot"
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.add_parser("run", help="run the Discord bot and the device API (the default)")
+    from bot.augment_cli import add_augment_parser
+
+    add_augment_parser(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "augment":
+        from bot.augment_cli import run_augment
+
+        return run_augment(args)
+    settings = load_settings(Settings)
+    configure_logging(settings.log_level, [settings.discord_token, settings.openai_api_key])
+    from bot.app import serve
+
+    try:
+        return asyncio.run(serve(settings))
+    except KeyboardInterrupt:
+        return 130

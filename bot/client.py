@@ -1,0 +1,86 @@
+"""The discord.py bot: loads the extensions, syncs app commands, renders every command error."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.errors import UserFacingError
+from bot.replies import send_ephemeral
+from robots.model_ids import InvalidModelId
+from robots.service import InvalidStackId
+
+if TYPE_CHECKING:
+    from bot.services import Services
+    from config import Settings
+
+log = logging.getLogger(__name__)
+
+# Errors whose text is meant for the user; anything else is a bug and gets logged.
+USER_ERRORS: tuple[type[Exception], ...] = (
+    UserFacingError,
+    app_commands.CheckFailure,
+    InvalidModelId,
+    InvalidStackId,
+)
+
+EXTENSIONS = (
+    "cogs.robots",
+    "cogs.datasets",
+    "cogs.training",
+)
+
+
+class KoboBot(commands.Bot):
+    def __init__(self, settings: Settings, services: Services, **options):
+        intents = discord.Intents.default()
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=intents,
+            help_command=None,
+            tree_cls=KoboTree,
+            **options,
+        )
+        self.settings = settings
+        self.services = services
+
+    async def setup_hook(self) -> None:
+        for extension in EXTENSIONS:
+            await self.load_extension(extension)
+        if self.settings.guild_id is not None:
+            guild = discord.Object(id=self.settings.guild_id)
+            self.tree.copy_global_to(guild=guild)
+            synced = await self.tree.sync(guild=guild)
+            log.info("synced %d app commands to guild %s", len(synced), self.settings.guild_id)
+        else:
+            synced = await self.tree.sync()
+            log.info("synced %d app commands globally", len(synced))
+
+    async def on_ready(self) -> None:
+        log.info("logged in to Discord as %s (%s)", self.user, getattr(self.user, "id", "?"))
+
+
+class KoboTree(app_commands.CommandTree["KoboBot"]):
+    """The one error handler: every command error becomes a clear, ephemeral message."""
+
+    async def on_error(
+        self, interaction: discord.Interaction, error: app_commands.AppCommandError
+    ) -> None:
+        original = getattr(error, "original", error)
+        if isinstance(original, USER_ERRORS):
+            message = str(original)
+            if isinstance(original, InvalidModelId | InvalidStackId):
+                message = f"That does not work: {message}."
+        elif isinstance(error, app_commands.TransformerError):
+            message = f"I could not understand {error.value!r} for that option."
+        elif isinstance(error, app_commands.CommandOnCooldown):
+            message = f"Slow down: try again in {error.retry_after:.0f} s."
+        else:
+            name = interaction.command.qualified_name if interaction.command else "?"
+            log.error("unexpected error in /%s", name, exc_info=original)
+            message = "Something went wrong on my side; the details are in the bot's log."
+        await send_ephemeral(interaction, message)

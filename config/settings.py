@@ -1,0 +1,112 @@
+"""Settings for every part of kobo, read from the environment and ``.env`` (pydantic-settings).
+
+``DeviceApiSettings`` is all that ``python -m device_api`` needs, ``AugmentSettings`` all that
+``python -m bot augment`` needs; ``Settings`` is the whole bot's.
+Each field's environment variable is its name in upper case (``discord_token`` ->
+``DISCORD_TOKEN``). The README's settings table lists them all; keep it in step.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated, Literal, TypeVar
+
+from pydantic import AfterValidator, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from robots.model_ids import validate_model_id
+
+ModelId = Annotated[str, AfterValidator(validate_model_id)]
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+
+
+class DeviceApiSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    database_path: Path = Path("data/kobo.sqlite3")
+    default_model: ModelId = "gpt-4o-mini"
+    device_api_host: str = "0.0.0.0"
+    device_api_port: int = Field(8000, ge=0, le=65535)
+    device_api_token: SecretStr | None = None
+    legacy_endpoint_enabled: bool = True
+    last_seen_flush_seconds: float = Field(5.0, gt=0)
+    log_level: LogLevel = "INFO"
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("device_api_token", mode="after")
+    @classmethod
+    def _blank_token_is_none(cls, value: SecretStr | None) -> SecretStr | None:
+        return value if value and value.get_secret_value().strip() else None
+
+
+class AugmentSettings(BaseSettings):
+    """What the augmentation engine needs; also all that ``python -m bot augment`` reads."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    data_dir: Path = Path("data")
+    augment_model: str = "tohoku-nlp/bert-base-japanese-v3"
+    augment_batch_size: int = Field(32, ge=1, le=1024)
+    augment_top_k: int = Field(10, ge=1, le=100)
+    augment_max_new_per_row: int = Field(20, ge=1, le=1000)
+    augment_max_file_bytes: int = Field(5_000_000, ge=1)
+    augment_max_rows: int = Field(5_000, ge=1)
+    augment_default_system: str | None = None
+
+
+class Settings(DeviceApiSettings, AugmentSettings):
+    discord_token: SecretStr
+    guild_id: int | None = None
+    # Who counts as staff: members with this role (name or id) and, when
+    # staff_manage_guild is on, members with the Manage Server permission.
+    staff_role: str | None = None
+    staff_manage_guild: bool = True
+
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str | None = None
+    openai_timeout_seconds: float = Field(60.0, gt=0)
+    openai_max_retries: int = Field(3, ge=0, le=10)
+    finetune_poll_seconds: float = Field(60.0, gt=0)
+    finetune_progress_seconds: float = Field(300.0, ge=0)
+    # A JSON file that replaces the built-in table of fine-tunable models and prices.
+    finetune_models_file: Path | None = None
+
+    @field_validator("discord_token", mode="after")
+    @classmethod
+    def _token_not_blank(cls, value: SecretStr) -> SecretStr:
+        if not value.get_secret_value().strip():
+            raise ValueError("the token is empty")
+        return value
+
+    @field_validator("openai_api_key", mode="after")
+    @classmethod
+    def _blank_key_is_none(cls, value: SecretStr | None) -> SecretStr | None:
+        return value if value and value.get_secret_value().strip() else None
+
+
+def _describe(error: ValidationError) -> str:
+    first = error.errors()[0]
+    name = "_".join(str(part) for part in first["loc"]).upper() or "settings"
+    if first["type"] == "missing":
+        return f"{name} is not set (put it in the environment or .env)"
+    return f"{name} is invalid: {first['msg']}"
+
+
+S = TypeVar("S", bound="DeviceApiSettings")
+
+
+def load_settings(cls: type[S]) -> S:
+    """Read settings, or end the process with one line naming the bad variable and status 2."""
+    try:
+        return cls()
+    except ValidationError as exc:
+        # No traceback and no input echo: the value may be a secret.
+        print(f"kobo: configuration error: {_describe(exc)}", file=sys.stderr)
+        logging.shutdown()
+        raise SystemExit(2) from None

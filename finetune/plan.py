@@ -1,0 +1,248 @@
+"""Prepare a fine-tuning run: validate the files and parameters, count tokens, estimate cost.
+
+Nothing here talks to OpenAI; a :class:`TrainingPlan` is what staff see (ephemerally) before they
+press Start, and what :meth:`finetune.service.FineTuneService.start` consumes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import re
+import statistics
+import uuid
+from dataclasses import dataclass
+from typing import Literal
+
+from finetune.models import ModelSpec, ModelTable
+from finetune.tokens import count_assistant_tokens, count_example_tokens
+from finetune.validation import DEFAULT_MAX_PROBLEMS, Problem, validate_chat_jsonl
+
+# OpenAI's default-epochs rule from the chat fine-tuning data preparation cookbook.
+TARGET_EPOCHS = 3
+MIN_TARGET_EXAMPLES = 100
+MAX_TARGET_EXAMPLES = 25_000
+MIN_DEFAULT_EPOCHS = 1
+MAX_DEFAULT_EPOCHS = 25
+
+MIN_EPOCHS = 1
+MAX_EPOCHS = 50  # the API's upper bound for n_epochs
+MAX_SUFFIX_LENGTH = 64  # documented on the create-job endpoint
+# OpenAI documents only the length. Model names are "ft:base:org:suffix:id", so ':' cannot be in
+# a suffix; we accept the conservative set every fine-tuned model name we have seen uses.
+SUFFIX_PATTERN = re.compile(r"[A-Za-z0-9_-]+")
+MAX_SEED = 2**31 - 1
+
+Epochs = int | Literal["auto"]
+
+
+def auto_epochs(n_examples: int) -> int:
+    """The number of epochs OpenAI picks for ``n_epochs="auto"``."""
+    if n_examples <= 0:
+        return TARGET_EPOCHS
+    if n_examples * TARGET_EPOCHS < MIN_TARGET_EXAMPLES:
+        return min(MAX_DEFAULT_EPOCHS, MIN_TARGET_EXAMPLES // n_examples)
+    if n_examples * TARGET_EPOCHS > MAX_TARGET_EXAMPLES:
+        return max(MIN_DEFAULT_EPOCHS, MAX_TARGET_EXAMPLES // n_examples)
+    return TARGET_EPOCHS
+
+
+def suffix_problem(suffix: str | None) -> str | None:
+    """Why OpenAI would refuse this suffix, or None when it is fine (None = no suffix)."""
+    if suffix is None:
+        return None
+    if not suffix:
+        return "suffix is empty (leave it out instead)"
+    if len(suffix) > MAX_SUFFIX_LENGTH:
+        return f"suffix is {len(suffix)} characters long; at most {MAX_SUFFIX_LENGTH} are allowed"
+    if not SUFFIX_PATTERN.fullmatch(suffix):
+        bad = "".join(sorted({c for c in suffix if not SUFFIX_PATTERN.fullmatch(c)}))
+        return f"suffix may only use letters, digits, '-' and '_' (not {bad!r})"
+    return None
+
+
+@dataclass(frozen=True)
+class TrainingParams:
+    base_model: str
+    epochs: Epochs = "auto"
+    suffix: str | None = None
+    seed: int | None = None
+
+    def problems(self, models: ModelTable) -> list[str]:
+        found = []
+        if self.base_model not in models:
+            found.append(
+                f"unknown base model {self.base_model!r}; choose one of {', '.join(models)}"
+            )
+        if self.epochs != "auto" and (
+            isinstance(self.epochs, bool)
+            or not isinstance(self.epochs, int)
+            or not MIN_EPOCHS <= self.epochs <= MAX_EPOCHS
+        ):
+            found.append(f"epochs must be 'auto' or {MIN_EPOCHS}..{MAX_EPOCHS}, got {self.epochs!r}")
+        if (problem := suffix_problem(self.suffix)) is not None:
+            found.append(problem)
+        if self.seed is not None and (
+            isinstance(self.seed, bool)
+            or not isinstance(self.seed, int)
+            or not 0 <= self.seed <= MAX_SEED
+        ):
+            found.append(f"seed must be a whole number 0..{MAX_SEED}, got {self.seed!r}")
+        return found
+
+
+@dataclass(frozen=True)
+class TokenStats:
+    examples: int
+    total_tokens: int
+    min_tokens: int
+    max_tokens: int
+    mean_tokens: float
+    median_tokens: float
+    assistant_tokens: int
+    billed_tokens: int  # per epoch: each example counts at most the model's per-example limit
+    over_limit_lines: tuple[int, ...]  # examples OpenAI will truncate
+
+
+@dataclass(frozen=True)
+class FileCheck:
+    file: str
+    sha256: str
+    lines: int
+    valid_examples: int
+    problems: tuple[Problem, ...]  # the first few, to show
+    problem_count: int
+    tokens: TokenStats | None  # None when the base model (and so its tokenizer) is unknown
+
+
+@dataclass(frozen=True)
+class CostEstimate:
+    billed_tokens_per_epoch: int
+    epochs: int
+    epochs_auto: bool
+    trained_tokens: int
+    usd_per_1m_tokens: float
+    usd: float
+
+
+@dataclass(frozen=True)
+class TrainingPlan:
+    """Everything the /train preview shows, and what Start needs."""
+
+    plan_id: str
+    params: TrainingParams
+    model: ModelSpec | None
+    training: FileCheck
+    validation: FileCheck | None
+    param_problems: tuple[str, ...]
+    estimate: CostEstimate | None
+
+    @property
+    def problem_count(self) -> int:
+        validation = self.validation.problem_count if self.validation else 0
+        return len(self.param_problems) + self.training.problem_count + validation
+
+    @property
+    def ok(self) -> bool:
+        """True when OpenAI should accept the job: no problem in the files or the parameters."""
+        return self.problem_count == 0 and self.model is not None
+
+    @property
+    def problems(self) -> list[str]:
+        found = list(self.param_problems) + [str(p) for p in self.training.problems]
+        if self.validation:
+            found += [str(p) for p in self.validation.problems]
+        return found
+
+    @property
+    def warnings(self) -> list[str]:
+        found = []
+        for check in (self.training, self.validation):
+            if check and check.tokens and check.tokens.over_limit_lines and self.model:
+                lines = ", ".join(str(n) for n in check.tokens.over_limit_lines[:10])
+                found.append(
+                    f"{check.file}: {len(check.tokens.over_limit_lines)} example(s) over"
+                    f" {self.model.max_tokens_per_example} tokens will be truncated (lines {lines})"
+                )
+        return found
+
+
+def prepare_plan(
+    training: bytes,
+    *,
+    training_filename: str,
+    params: TrainingParams,
+    models: ModelTable,
+    validation: bytes | None = None,
+    validation_filename: str = "validation.jsonl",
+    max_problems: int = DEFAULT_MAX_PROBLEMS,
+) -> TrainingPlan:
+    """Check everything and estimate the cost. CPU-bound: from async code use :func:`aprepare_plan`."""
+    model = models.get(params.base_model)
+    training_check = _check_file(training, training_filename, model, max_problems)
+    validation_check = (
+        _check_file(validation, validation_filename, model, max_problems)
+        if validation is not None
+        else None
+    )
+    estimate = None
+    if model is not None and training_check.tokens is not None:
+        epochs_auto = params.epochs == "auto"
+        epochs = auto_epochs(training_check.valid_examples) if epochs_auto else int(params.epochs)
+        billed = training_check.tokens.billed_tokens
+        estimate = CostEstimate(
+            billed_tokens_per_epoch=billed,
+            epochs=epochs,
+            epochs_auto=epochs_auto,
+            trained_tokens=billed * epochs,
+            usd_per_1m_tokens=model.training_usd_per_1m_tokens,
+            usd=billed * epochs * model.training_usd_per_1m_tokens / 1_000_000,
+        )
+    return TrainingPlan(
+        plan_id=uuid.uuid4().hex,
+        params=params,
+        model=model,
+        training=training_check,
+        validation=validation_check,
+        param_problems=tuple(params.problems(models)),
+        estimate=estimate,
+    )
+
+
+async def aprepare_plan(training: bytes, **kwargs: object) -> TrainingPlan:
+    """:func:`prepare_plan` in a worker thread, so a big file does not stall the bot."""
+    return await asyncio.to_thread(prepare_plan, training, **kwargs)  # type: ignore[arg-type]
+
+
+def _check_file(
+    data: bytes, file: str, model: ModelSpec | None, max_problems: int
+) -> FileCheck:
+    report = validate_chat_jsonl(data, file=file, max_problems=max_problems)
+    lines = len(report.examples) + len({p.line for p in report.problems if p.line is not None})
+    return FileCheck(
+        file=file,
+        sha256=hashlib.sha256(data).hexdigest(),
+        lines=max(lines, len(report.examples)),
+        valid_examples=len(report.examples),
+        problems=tuple(report.problems),
+        problem_count=report.problem_count,
+        tokens=_token_stats([e.messages for e in report.examples], model, report.examples)
+        if model is not None and report.examples
+        else None,
+    )
+
+
+def _token_stats(messages_list, model: ModelSpec, examples) -> TokenStats:  # type: ignore[no-untyped-def]
+    counts = [count_example_tokens(m, model.encoding) for m in messages_list]
+    limit = model.max_tokens_per_example
+    return TokenStats(
+        examples=len(counts),
+        total_tokens=sum(counts),
+        min_tokens=min(counts),
+        max_tokens=max(counts),
+        mean_tokens=statistics.fmean(counts),
+        median_tokens=statistics.median(counts),
+        assistant_tokens=sum(count_assistant_tokens(m, model.encoding) for m in messages_list),
+        billed_tokens=sum(min(c, limit) for c in counts),
+        over_limit_lines=tuple(e.line for e, c in zip(examples, counts, strict=True) if c > limit),
+    )

@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from config import DeviceApiSettings, Settings
+
+
+def run_settings(env: dict[str, str], cwd) -> subprocess.CompletedProcess:
+    code = "from config import Settings, load_settings; load_settings(Settings); print('ok')"
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "OPENAI_"))}
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        env={**base, "PYTHONPATH": os.getcwd(), **env},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize(
+    ("env", "variable"),
+    [
+        ({}, "DISCORD_TOKEN is not set"),
+        ({"DISCORD_TOKEN": "  "}, "DISCORD_TOKEN is invalid"),
+        ({"DISCORD_TOKEN": "abc", "GUILD_ID": "workshop"}, "GUILD_ID is invalid"),
+        ({"DISCORD_TOKEN": "abc", "DEVICE_API_PORT": "99999"}, "DEVICE_API_PORT is invalid"),
+        ({"DISCORD_TOKEN": "abc", "DEFAULT_MODEL": 'gpt"4'}, "DEFAULT_MODEL is invalid"),
+        ({"DISCORD_TOKEN": "abc", "LOG_LEVEL": "loud"}, "LOG_LEVEL is invalid"),
+    ],
+)
+def test_a_bad_setting_ends_with_one_line_naming_it_and_status_2(env, variable, tmp_path):
+    result = run_settings(env, tmp_path)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and variable in lines[0], result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_settings_come_from_dotenv_and_secrets_are_not_echoed(tmp_path):
+    (tmp_path / ".env").write_text("DISCORD_TOKEN=sekrit-token-value\nGUILD_ID=notanumber\n")
+    result = run_settings({}, tmp_path)
+    assert result.returncode == 2 and "GUILD_ID" in result.stderr
+    assert "sekrit" not in result.stderr + result.stdout
+
+
+def test_defaults_and_types(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DISCORD_TOKEN", "abc")
+    monkeypatch.setenv("OPENAI_API_KEY", " ")
+    monkeypatch.setenv("LOG_LEVEL", "debug")
+    settings = Settings()
+    assert settings.device_api_port == 8000 and settings.device_api_host == "0.0.0.0"
+    assert settings.default_model == "gpt-4o-mini"
+    assert settings.openai_api_key is None  # blank means "not configured"
+    assert settings.log_level == "DEBUG"
+    assert "abc" not in repr(settings)
+
+
+def test_device_api_alone_needs_no_discord_token(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DISCORD_TOKEN", raising=False)
+    assert DeviceApiSettings().legacy_endpoint_enabled is True

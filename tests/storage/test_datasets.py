@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+
+import pytest
+
+from storage.database import Database
+from storage.datasets import DatasetRepository
+
+
+@pytest.fixture
+async def db(tmp_path):
+    database = await Database.open(tmp_path / "kobo.sqlite3")
+    yield database
+    await database.close()
+
+
+async def test_add_writes_the_file_and_a_row_that_points_at_it(db, tmp_path):
+    repo = DatasetRepository(db, tmp_path / "data")
+    content = b'{"messages": []}\n'
+    dataset = await repo.add(
+        content,
+        name="ロボット 1.xlsx",
+        example_count=1,
+        source_file="ロボット 1.xlsx",
+        method="bert",
+        by_id="42",
+        by_name="alice",
+    )
+    assert repo.file_path(dataset).read_bytes() == content
+    assert dataset.sha256 == hashlib.sha256(content).hexdigest()
+    assert dataset.path.startswith("datasets/") and dataset.path.endswith(".jsonl")
+    assert await repo.get(dataset.id) == dataset
+    assert [d.id for d in await repo.recent()] == [dataset.id]
+
+
+async def test_recent_is_newest_first_and_searchable(db, tmp_path):
+    repo = DatasetRepository(db, tmp_path / "data")
+    ids = []
+    for name in ("cats.csv", "dogs.csv", "100%_cats.csv"):
+        ds = await repo.add(
+            b"x",
+            name=name,
+            example_count=1,
+            source_file=name,
+            method="duplicate",
+            by_id="1",
+            by_name="a",
+        )
+        ids.append(ds.id)
+    assert [d.id for d in await repo.recent()] == ids[::-1]
+    assert [d.name for d in await repo.recent(search="cats")] == ["100%_cats.csv", "cats.csv"]
+    # LIKE wildcards in what the user typed are taken literally.
+    assert [d.name for d in await repo.recent(search="100%")] == ["100%_cats.csv"]
+    assert [d.id for d in await repo.recent(search=str(ids[1]))] == [ids[1]]
+    assert await repo.count() == 3
+
+
+async def test_a_failed_insert_leaves_no_file_behind(db, tmp_path):
+    repo = DatasetRepository(db, tmp_path / "data")
+    with pytest.raises(sqlite3.IntegrityError):
+        await repo.add(
+            b"x",
+            name="bad.csv",
+            example_count=-1,
+            source_file="bad.csv",
+            method="bert",
+            by_id="1",
+            by_name="a",
+        )
+    assert list((tmp_path / "data" / "datasets").iterdir()) == []
+    assert await repo.count() == 0
