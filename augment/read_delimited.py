@@ -30,7 +30,7 @@ def decode_text(data: bytes, filename: str) -> str:
     line = data.count(b"\n", 0, furthest.start) + 1
     raise InputError(
         f"{filename}, line {line}: the text is neither UTF-8 nor Shift_JIS (cp932); "
-        "save it from Excel as \"CSV UTF-8\"."
+        'save it from Excel as "CSV UTF-8".'
     )
 
 

@@ -166,8 +166,7 @@ def _problem(
         for name, value in raw.items():
             if isinstance(value, str) and value.strip() in EXCEL_ERRORS:
                 return (
-                    f"{name} ({letter(header.columns[name])}) shows the Excel error "
-                    f"{value.strip()}"
+                    f"{name} ({letter(header.columns[name])}) shows the Excel error {value.strip()}"
                 )
     empty = [name for name in ("user", "assistant") if not text[name]]
     if empty:

@@ -63,9 +63,7 @@ def is_header_like(cells: Sequence[Any]) -> bool:
     return bool(header_columns(cells))
 
 
-def find_header(
-    rows: Iterator[Row], *, where: str, letter: Any
-) -> tuple[Header, Iterator[Row]]:
+def find_header(rows: Iterator[Row], *, where: str, letter: Any) -> tuple[Header, Iterator[Row]]:
     """Consume rows up to the header and return it with the iterator positioned after it.
 
     ``where`` names the file (and sheet) for messages; ``letter(index)`` names a column the way
@@ -111,8 +109,7 @@ def _checked_header(
 def values(cells: Sequence[Any], header: Header) -> dict[str, Any]:
     """The raw cell values of the known columns ("" past the end of a short row)."""
     return {
-        name: cells[index] if index < len(cells) else None
-        for name, index in header.columns.items()
+        name: cells[index] if index < len(cells) else None for name, index in header.columns.items()
     }
 
 

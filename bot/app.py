@@ -10,7 +10,8 @@ import signal
 import discord
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from device_api.app import create_app, start_device_api
+from device_api.app import create_app
+from device_api.server import start_device_api, stop_device_api
 
 from bot.client import KoboBot
 from bot.services import Services
@@ -84,7 +85,7 @@ class KoboApp:
         if self.scheduler is not None and self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         if self._api_runner is not None:
-            await self._api_runner.cleanup()  # also flushes last-seen (device_api cleanup_ctx)
+            await stop_device_api(self._api_runner)  # also flushes last-seen
             self._api_runner = None
         if self.services is not None:
             await self.services.last_seen.flush()

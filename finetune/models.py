@@ -100,8 +100,7 @@ def parse_model_table(data: Mapping[str, Any], *, source: str = "model table") -
         price = fields.get("training_usd_per_1m_tokens")
         if isinstance(price, bool) or not isinstance(price, int | float) or price < 0:
             raise ModelTableError(
-                f"{where}: field 'training_usd_per_1m_tokens' must be a number >= 0,"
-                f" got {price!r}"
+                f"{where}: field 'training_usd_per_1m_tokens' must be a number >= 0, got {price!r}"
             )
         specs.append(ModelSpec(str(name), encoding, limit, float(price)))
     return ModelTable(specs)

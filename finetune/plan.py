@@ -16,7 +16,7 @@ from typing import Literal
 
 from finetune.models import ModelSpec, ModelTable
 from finetune.tokens import count_assistant_tokens, count_example_tokens
-from finetune.validation import DEFAULT_MAX_PROBLEMS, Problem, validate_chat_jsonl
+from finetune.validation import DEFAULT_MAX_PROBLEMS, Example, Problem, validate_chat_jsonl
 
 # OpenAI's default-epochs rule from the chat fine-tuning data preparation cookbook.
 TARGET_EPOCHS = 3
@@ -79,7 +79,9 @@ class TrainingParams:
             or not isinstance(self.epochs, int)
             or not MIN_EPOCHS <= self.epochs <= MAX_EPOCHS
         ):
-            found.append(f"epochs must be 'auto' or {MIN_EPOCHS}..{MAX_EPOCHS}, got {self.epochs!r}")
+            found.append(
+                f"epochs must be 'auto' or {MIN_EPOCHS}..{MAX_EPOCHS}, got {self.epochs!r}"
+            )
         if (problem := suffix_problem(self.suffix)) is not None:
             found.append(problem)
         if self.seed is not None and (
@@ -177,7 +179,10 @@ def prepare_plan(
     validation_filename: str = "validation.jsonl",
     max_problems: int = DEFAULT_MAX_PROBLEMS,
 ) -> TrainingPlan:
-    """Check everything and estimate the cost. CPU-bound: from async code use :func:`aprepare_plan`."""
+    """Check everything and estimate the cost.
+
+    CPU-bound (token counting): from async code use :func:`aprepare_plan`.
+    """
     model = models.get(params.base_model)
     training_check = _check_file(training, training_filename, model, max_problems)
     validation_check = (
@@ -214,26 +219,23 @@ async def aprepare_plan(training: bytes, **kwargs: object) -> TrainingPlan:
     return await asyncio.to_thread(prepare_plan, training, **kwargs)  # type: ignore[arg-type]
 
 
-def _check_file(
-    data: bytes, file: str, model: ModelSpec | None, max_problems: int
-) -> FileCheck:
+def _check_file(data: bytes, file: str, model: ModelSpec | None, max_problems: int) -> FileCheck:
     report = validate_chat_jsonl(data, file=file, max_problems=max_problems)
-    lines = len(report.examples) + len({p.line for p in report.problems if p.line is not None})
     return FileCheck(
         file=file,
         sha256=hashlib.sha256(data).hexdigest(),
-        lines=max(lines, len(report.examples)),
+        lines=report.lines,
         valid_examples=len(report.examples),
         problems=tuple(report.problems),
         problem_count=report.problem_count,
-        tokens=_token_stats([e.messages for e in report.examples], model, report.examples)
+        tokens=_token_stats(report.examples, model)
         if model is not None and report.examples
         else None,
     )
 
 
-def _token_stats(messages_list, model: ModelSpec, examples) -> TokenStats:  # type: ignore[no-untyped-def]
-    counts = [count_example_tokens(m, model.encoding) for m in messages_list]
+def _token_stats(examples: list[Example], model: ModelSpec) -> TokenStats:
+    counts = [count_example_tokens(e.messages, model.encoding) for e in examples]
     limit = model.max_tokens_per_example
     return TokenStats(
         examples=len(counts),
@@ -242,7 +244,7 @@ def _token_stats(messages_list, model: ModelSpec, examples) -> TokenStats:  # ty
         max_tokens=max(counts),
         mean_tokens=statistics.fmean(counts),
         median_tokens=statistics.median(counts),
-        assistant_tokens=sum(count_assistant_tokens(m, model.encoding) for m in messages_list),
+        assistant_tokens=sum(count_assistant_tokens(e.messages, model.encoding) for e in examples),
         billed_tokens=sum(min(c, limit) for c in counts),
         over_limit_lines=tuple(e.line for e, c in zip(examples, counts, strict=True) if c > limit),
     )

@@ -19,7 +19,9 @@ from typing import Any
 
 MIN_EXAMPLES = 10  # OpenAI refuses to start a job with fewer training examples
 ALLOWED_ROLES = ("system", "user", "assistant")
-ALLOWED_MESSAGE_KEYS = frozenset({"role", "content", "name", "weight", "tool_calls", "function_call"})
+ALLOWED_MESSAGE_KEYS = frozenset(
+    {"role", "content", "name", "weight", "tool_calls", "function_call"}
+)
 DEFAULT_MAX_PROBLEMS = 20
 
 
@@ -48,6 +50,7 @@ class ValidationReport:
     examples: list[Example] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)  # the first max_problems of them
     problem_count: int = 0  # all of them, so the cog can say "and 37 more"
+    lines: int = 0  # example lines in the file, valid or not
 
     @property
     def ok(self) -> bool:
@@ -75,6 +78,7 @@ def validate_chat_jsonl(
     if raw_lines and raw_lines[0].startswith(b"\xef\xbb\xbf"):
         raw_lines[0] = raw_lines[0][3:]  # a BOM from a spreadsheet export is not content
 
+    report.lines = len(raw_lines)
     for number, raw in enumerate(raw_lines, start=1):
         errors = _check_line(raw)
         for message in errors:

@@ -99,7 +99,9 @@ class FakeInteraction:
             self._touched.append(message)
 
     def describe(self) -> str:
-        lines = [f"{self.kind} interaction {self.id} by {self.user.name}: callback={self.callback_type}"]
+        lines = [
+            f"{self.kind} interaction {self.id} by {self.user.name}: callback={self.callback_type}"
+        ]
         if self.rejected_callbacks:
             lines.append(f"  rejected callbacks: {self.rejected_callbacks}")
         for message in ([self.original] if self.original else []) + self.followups:
@@ -107,28 +109,33 @@ class FakeInteraction:
             lines.append(f"  message {message.id} [{state}] {message.text!r}")
         return "\n".join(lines)
 
-    async def wait_for(self, check: Any, *, timeout: float | None = None) -> Any:
+    async def wait_for(self, check: Any, *, timeout: float | None = None) -> Any:  # noqa: ASYNC109 - a per-wait timeout reads best in tests
         """Wait until ``check(self)`` is truthy and return its value."""
         return await self.signal.wait_for(
             lambda: check(self), timeout=timeout or self.default_timeout, describe=self.describe
         )
 
-    async def wait_callback(self, *, timeout: float | None = None) -> int:
+    async def wait_callback(self, *, timeout: float | None = None) -> int:  # noqa: ASYNC109 - a per-wait timeout reads best in tests
         """Wait for the initial callback and return its type (4, 5, 6, 7, 8 or 9)."""
         return await self.wait_for(lambda i: i.callback_type, timeout=timeout)
 
-    async def wait_response(self, *, timeout: float | None = None) -> FakeMessage:
+    async def wait_response(self, *, timeout: float | None = None) -> FakeMessage:  # noqa: ASYNC109 - a per-wait timeout reads best in tests
         """The first message the user sees: the initial reply, or after a defer the
         first edit/followup (or, for a component, the updated message)."""
         return await self.wait_for(lambda i: i._touched[0] if i._touched else None, timeout=timeout)
 
-    async def wait_responses(self, count: int, *, timeout: float | None = None) -> list[FakeMessage]:
+    async def wait_responses(
+        self,
+        count: int,
+        *,
+        timeout: float | None = None,  # noqa: ASYNC109 - a per-wait timeout reads best in tests
+    ) -> list[FakeMessage]:
         """Wait until ``count`` visible messages exist (original + followups)."""
         return await self.wait_for(
             lambda i: i.responses if len(i.responses) >= count else None, timeout=timeout
         )
 
-    async def wait_modal(self, *, timeout: float | None = None) -> dict[str, Any]:
+    async def wait_modal(self, *, timeout: float | None = None) -> dict[str, Any]:  # noqa: ASYNC109 - a per-wait timeout reads best in tests
         """Wait for the bot to open a modal; returns its definition (title, custom_id, ...)."""
         return await self.wait_for(lambda i: i.modal, timeout=timeout)
 
@@ -173,8 +180,10 @@ def check_default_permissions(command: dict[str, Any], member: FakeMember) -> No
         return
     granted = member.permissions
     # "0" means "nobody but administrators" in Discord's permission model.
-    allowed = perms.has_all(granted, int(required)) if int(required) else perms.has_all(
-        granted, perms.ADMINISTRATOR
+    allowed = (
+        perms.has_all(granted, int(required))
+        if int(required)
+        else perms.has_all(granted, perms.ADMINISTRATOR)
     )
     if not allowed:
         raise PermissionError(

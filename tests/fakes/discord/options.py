@@ -59,7 +59,9 @@ def find_subcommand(
             None,
         )
         if match is None:
-            known = [o["name"] for o in definitions if o["type"] in (SUB_COMMAND, SUB_COMMAND_GROUP)]
+            known = [
+                o["name"] for o in definitions if o["type"] in (SUB_COMMAND, SUB_COMMAND_GROUP)
+            ]
             raise InvalidInvocation(
                 f"/{command['name']} has no subcommand {part!r}; subcommands here: {known}"
             )
@@ -117,7 +119,12 @@ def _focused_option(definition: dict[str, Any], typed: Any) -> dict[str, Any]:
     if not definition.get("autocomplete"):
         raise InvalidInvocation(f"option {definition['name']!r} does not use autocomplete")
     # The user is still typing, so Discord sends the raw text whatever the option type.
-    return {"name": definition["name"], "type": definition["type"], "value": str(typed), "focused": True}
+    return {
+        "name": definition["name"],
+        "type": definition["type"],
+        "value": str(typed),
+        "focused": True,
+    }
 
 
 def _option_value(

@@ -1,7 +1,8 @@
 """Wake test-side waiters whenever the fake's state changes.
 
-Waits re-check their condition on every change instead of sleeping a fixed time, and fail
-with a description of what *was* recorded, so a failing test says what the bot did.
+Waits re-check their condition on every change (and every ``POLL_INTERVAL``, for conditions
+on the bot's own state that the fake cannot see change) instead of sleeping a fixed time,
+and fail with a description of what *was* recorded, so a failing test says what the bot did.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from collections.abc import Callable
 from typing import TypeVar
 
 T = TypeVar("T")
+
+POLL_INTERVAL = 0.01
 
 
 class ChangeSignal:
@@ -28,7 +31,7 @@ class ChangeSignal:
         self,
         check: Callable[[], T | None],
         *,
-        timeout: float,
+        timeout: float,  # noqa: ASYNC109 - a per-wait timeout reads best in tests
         describe: Callable[[], str],
     ) -> T:
         """Return the first truthy ``check()``; raise TimeoutError with ``describe()`` if none."""
@@ -43,6 +46,6 @@ class ChangeSignal:
             if remaining <= 0:
                 raise TimeoutError(f"waited {timeout:.1f}s in vain: {describe()}")
             try:
-                await asyncio.wait_for(event.wait(), remaining)
+                await asyncio.wait_for(event.wait(), min(remaining, POLL_INTERVAL))
             except TimeoutError:
                 continue

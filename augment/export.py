@@ -1,0 +1,71 @@
+"""Write examples out: the fine-tuning JSONL, and CSV/xlsx copies for review in Excel.
+
+The review copies have the reading template's columns (system, user, assistant), so a copy that
+staff corrected in Excel can be uploaded again as it is. An example with several user or
+assistant turns shows them in one cell, one per line.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable
+
+import openpyxl
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.styles import Font
+
+from augment.example import Example
+
+COLUMNS = ("system", "user", "assistant")
+SHEET_NAME = "LearningData"
+COLUMN_WIDTHS = {"A": 40, "B": 50, "C": 50}
+
+
+def to_jsonl(examples: Iterable[Example]) -> bytes:
+    """One ``{"messages": [...]}`` object per line, UTF-8, Japanese left readable."""
+    lines = [json.dumps(example.to_json_object(), ensure_ascii=False) for example in examples]
+    return ("\n".join(lines) + "\n").encode("utf-8") if lines else b""
+
+
+def review_row(example: Example) -> list[str]:
+    return [
+        "\n".join(
+            str(message.get("content"))
+            for message in example.messages
+            if message.get("role") == role and isinstance(message.get("content"), str)
+        )
+        for role in COLUMNS
+    ]
+
+
+def to_csv(examples: Iterable[Example]) -> bytes:
+    """CSV with a BOM: without it Excel reads UTF-8 as the local code page and garbles Japanese."""
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(COLUMNS)
+    writer.writerows(review_row(example) for example in examples)
+    return buffer.getvalue().encode("utf-8-sig")
+
+
+def to_xlsx(examples: Iterable[Example]) -> bytes:
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.title = SHEET_NAME
+    sheet.append(COLUMNS)
+    for cell in sheet[1]:
+        cell.font = Font(bold=True)
+    for row_number, row in enumerate((review_row(example) for example in examples), start=2):
+        for column, text in enumerate(row, start=1):
+            # Control characters are not allowed in xlsx; they mean nothing in a review copy.
+            clean = ILLEGAL_CHARACTERS_RE.sub("", text)
+            cell = sheet.cell(row=row_number, column=column, value=clean)
+            # openpyxl would store "=..." as a formula; a sentence must stay text.
+            cell.data_type = "s"
+    for letter, width in COLUMN_WIDTHS.items():
+        sheet.column_dimensions[letter].width = width
+    sheet.freeze_panes = "A2"
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()

@@ -1,0 +1,89 @@
+"""The device API application factory.
+
+Two ways to run it:
+
+* in the bot's process: ``create_app(settings, db=db)`` with the bot's open :class:`Database`
+  (and, optionally, its :class:`LastSeenRecorder`). The bot owns the database: stop the API
+  (``stop_device_api``) before closing it, so the last sightings are written;
+* alone (``python -m device_api``): ``create_app(settings)`` opens the database file named in
+  the settings at startup and closes it at cleanup.
+
+Either way the app loads the model table at startup and runs the last-seen flush loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+
+from aiohttp import web
+
+from config.settings import DeviceApiSettings
+from device_api.directory import EXTERNAL_WRITE_CHECK_SECONDS, ModelDirectory
+from device_api.keys import DATABASE, DIRECTORY, RECORDER, SETTINGS
+from device_api.last_seen_flush import PeriodicFlush
+from device_api.middlewares import bearer_token_required, json_errors
+from device_api.routes import setup_api_v1_routes, setup_routes
+from storage.database import Database
+from storage.last_seen import LastSeenRecorder
+
+CleanupContext = Callable[[web.Application], AsyncIterator[None]]
+
+
+def create_app(
+    settings: DeviceApiSettings,
+    *,
+    db: Database | None = None,
+    recorder: LastSeenRecorder | None = None,
+    external_write_check_seconds: float = EXTERNAL_WRITE_CHECK_SECONDS,
+) -> web.Application:
+    """Build the app; see the module docstring for the two ways to provide the database."""
+    if db is None and recorder is not None:
+        raise ValueError("a recorder needs its database: pass db= as well")
+    app = web.Application(middlewares=[json_errors])
+    app[SETTINGS] = settings
+    if db is None:
+        app.cleanup_ctx.append(_own_database)
+    else:
+        app[DATABASE] = db
+        app[RECORDER] = recorder or LastSeenRecorder(db)
+    app.cleanup_ctx.append(_model_directory(external_write_check_seconds))
+    app.cleanup_ctx.append(_last_seen_flush)
+    setup_routes(app, legacy_endpoint_enabled=settings.legacy_endpoint_enabled)
+
+    token = settings.device_api_token
+    api = web.Application(middlewares=[bearer_token_required(token)] if token else [])
+    setup_api_v1_routes(api)
+    app.add_subapp("/api/v1/", api)
+    return app
+
+
+async def _own_database(app: web.Application) -> AsyncIterator[None]:
+    db = await Database.open(app[SETTINGS].database_path)
+    app[DATABASE] = db
+    app[RECORDER] = LastSeenRecorder(db)
+    try:
+        yield
+    finally:
+        await db.close()
+
+
+def _model_directory(check_seconds: float) -> CleanupContext:
+    async def model_directory(app: web.Application) -> AsyncIterator[None]:
+        directory = ModelDirectory(
+            app[DATABASE], app[SETTINGS].default_model, check_seconds=check_seconds
+        )
+        await directory.load()
+        app[DIRECTORY] = directory
+        yield
+
+    return model_directory
+
+
+async def _last_seen_flush(app: web.Application) -> AsyncIterator[None]:
+    flush = PeriodicFlush(app[RECORDER], app[SETTINGS].last_seen_flush_seconds)
+    flush.start()
+    try:
+        yield
+    finally:
+        # Runs before the database closes (cleanup contexts unwind in reverse order).
+        await flush.stop()

@@ -1,0 +1,45 @@
+"""JSON response helpers shared by the views and the middlewares.
+
+Every body is compact JSON sent as bytes with ``Content-Type: application/json`` and no
+``charset`` parameter: JSON is UTF-8 by definition (RFC 8259 has no charset parameter), our bodies
+are pure ASCII (``ensure_ascii``), and the firmware's ESP32 ``HTTPClient`` reads raw bytes anyway.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from aiohttp import web
+
+JSON = "application/json"
+
+
+def dump(payload: Any) -> bytes:
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=True).encode("ascii")
+
+
+def legacy_body(model: str) -> bytes:
+    """``{"message":"<model>"}``: the one shape the field firmware can read (see views)."""
+    return dump({"message": model})
+
+
+def json_response(payload: Any, status: int = 200, headers: dict[str, str] | None = None):
+    return web.Response(body=dump(payload), status=status, content_type=JSON, headers=headers)
+
+
+def json_error(status: int, message: str, headers: dict[str, str] | None = None) -> web.Response:
+    return json_response({"error": message}, status=status, headers=headers)
+
+
+def etagged_json(request: web.Request, payload: Any) -> web.Response:
+    """200 with a strong ETag of the body, or 304 when the client already has that body."""
+    body = dump(payload)
+    etag = hashlib.sha256(body).hexdigest()[:32]
+    headers = {"ETag": f'"{etag}"', "Cache-Control": "no-cache"}
+    # If-None-Match uses the weak comparison (RFC 9110 13.1.2): W/"x" matches "x".
+    for tag in request.if_none_match or ():
+        if tag.value in (etag, "*"):
+            return web.Response(status=304, headers=headers)
+    return web.Response(body=body, content_type=JSON, headers=headers)

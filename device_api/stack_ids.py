@@ -1,0 +1,28 @@
+"""Reading a robot's stack id from request text."""
+
+from __future__ import annotations
+
+# The firmware's ids are small ("1", "2", ...); the cap keeps ids inside SQLite's INTEGER and
+# an int32, and stops absurd digit strings before int() parses them.
+MAX_STACK_ID = 2_147_483_647
+
+
+class InvalidStackId(ValueError):
+    """The text is not a usable stack id; the message says why."""
+
+
+def parse_stack_id(text: str | None, name: str) -> int:
+    """Return the positive decimal id in ``text``; ``name`` names the field in error messages."""
+    if text is None:
+        raise InvalidStackId(f"{name} is missing")
+    if not text:
+        raise InvalidStackId(f"{name} is empty")
+    if not (text.isascii() and text.isdigit()):
+        shown = text if len(text) <= 20 else text[:20] + "..."
+        raise InvalidStackId(f"{name} must be a positive whole number, got {shown!r}")
+    if len(text.lstrip("0")) > len(str(MAX_STACK_ID)) or int(text) > MAX_STACK_ID:
+        raise InvalidStackId(f"{name} is too large (at most {MAX_STACK_ID})")
+    stack_id = int(text)
+    if stack_id <= 0:
+        raise InvalidStackId(f"{name} must be at least 1, got {text!r}")
+    return stack_id

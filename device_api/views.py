@@ -1,0 +1,79 @@
+"""Request handlers: the firmware's ``/get_text``, the JSON ``/api/v1`` and ``/healthz``."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from device_api.keys import DATABASE, DIRECTORY, RECORDER, SETTINGS
+from device_api.responses import JSON, etagged_json, json_error, json_response
+from device_api.stack_ids import InvalidStackId, parse_stack_id
+from storage.assignments import AssignmentRepository, RobotOverview
+
+
+async def get_text(request: web.Request) -> web.Response:
+    """``GET /get_text?number=N``: the field firmware's boot-time question.
+
+    The firmware does not parse JSON: it takes the text after the first ``":"`` up to the next
+    ``"``. So the body is exactly ``{"message":"<model>"}``, compact, one key, whatever happens.
+    """
+    try:
+        stack_id = parse_stack_id(request.query.get("number"), "number")
+    except InvalidStackId as exc:
+        return json_error(400, f"{exc}; use /get_text?number=<StackchanID>")
+    body = await request.app[DIRECTORY].legacy_body(stack_id)
+    # In memory only; PeriodicFlush writes the sightings in one transaction every few seconds.
+    request.app[RECORDER].record(stack_id, request.remote)
+    return web.Response(body=body, content_type=JSON)
+
+
+async def legacy_endpoint_disabled(request: web.Request) -> web.Response:
+    return json_error(404, "/get_text is turned off on this server (LEGACY_ENDPOINT_ENABLED)")
+
+
+async def healthz(request: web.Request) -> web.Response:
+    if await request.app[DATABASE].ping():
+        return json_response({"status": "ok"})
+    return json_response({"status": "unavailable", "error": "the database does not answer"}, 503)
+
+
+# /api/v1 lives in a sub-application: request.app is that sub-app, so the shared state is
+# read through request.config_dict, which also looks in the parent.
+# A dashboard reading a robot is not the robot booting: these views record no sightings.
+
+
+async def list_stacks(request: web.Request) -> web.Response:
+    default_model = request.config_dict[SETTINGS].default_model
+    robots = await AssignmentRepository(request.config_dict[DATABASE]).overview()
+    return etagged_json(
+        request,
+        {
+            "default_model": default_model,
+            "stacks": [_stack_json(robot, default_model) for robot in robots],
+        },
+    )
+
+
+async def get_stack(request: web.Request) -> web.Response:
+    try:
+        stack_id = parse_stack_id(request.match_info["stack_id"], "stack id")
+    except InvalidStackId as exc:
+        return json_error(400, str(exc))
+    default_model = request.config_dict[SETTINGS].default_model
+    robots = await AssignmentRepository(request.config_dict[DATABASE]).overview()
+    robot = next((r for r in robots if r.stack_id == stack_id), None)
+    # A robot nobody assigned and that never asked still has an answer: the default model.
+    robot = robot or RobotOverview(stack_id, None, None, None)
+    return etagged_json(request, _stack_json(robot, default_model))
+
+
+def _stack_json(robot: RobotOverview, default_model: str) -> dict[str, object]:
+    assignment = robot.assignment
+    return {
+        "stack_id": robot.stack_id,
+        "model": assignment.model if assignment else default_model,
+        "assigned": assignment is not None,
+        "assigned_at": assignment.assigned_at if assignment else None,
+        "assigned_by": assignment.assigned_by_name if assignment else None,
+        "last_seen_at": robot.last_seen_at,
+        "last_seen_address": robot.last_seen_address,
+    }

@@ -1,0 +1,245 @@
+"""Follow unfinished fine-tuning jobs and deliver their notices exactly once.
+
+Each :meth:`FineTunePoller.tick`:
+
+1. Polls. No unfinished job (or no usable key) -> no OpenAI call at all. Otherwise AT MOST TWO
+   calls per unfinished job: ``retrieve`` the job, then either ``list_events`` (first page,
+   newest first, read down to our cursor) or, once the job has succeeded, the result file
+   (``files.content``) for the loss curve instead of events. The job's new state, new events and
+   new notices are stored in ONE transaction; notices are unique per (job, kind, event), so a
+   poll repeated after a crash (even kill -9 before commit) creates nothing twice.
+2. Delivers every pending notice through the :class:`NoticeSink`, oldest first, then marks it.
+   A crash between posting and marking re-delivers the notice with the same nonce on restart;
+   Discord's ``enforce_nonce`` turns that repeat into the original message.
+
+Failures: 401/403 -> logged once by the service, no more calls until the key changes or a
+restart; 429 -> the SDK retried, we stop this tick's polling and come back next tick; 5xx and
+timeouts -> the SDK retried, that job waits for the next tick. A failed poll never changes a job's
+state and never creates a notice. If the result file of a succeeded job cannot be downloaded
+(server error), the job stays "running" for us and the next tick tries again; an unreadable
+result file gives the success notice without a chart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+import openai
+from apscheduler.job import Job as SchedulerJob
+from apscheduler.schedulers.base import BaseScheduler
+from openai import AsyncOpenAI
+from openai.types.fine_tuning import FineTuningJob
+
+from finetune.notices import DeliveryOutcome, DeliveryResult, Notice, NoticeKind, NoticeSink
+from finetune.results import ResultFileError, loss_curve_png
+from finetune.service import FineTuneService
+from finetune.tracking import iso
+from storage.finetune_jobs import JobRecord, StoredNotice
+
+log = logging.getLogger(__name__)
+
+DEFAULT_POLL_SECONDS = 60
+DEFAULT_PROGRESS_INTERVAL_S = 300.0
+DEFAULT_EVENTS_PAGE = 50
+DEFAULT_MAX_DELIVERY_ATTEMPTS = 60  # about an hour of retry-later answers at the default period
+POLL_JOB_ID = "finetune-poll"
+
+
+@dataclass
+class TickReport:
+    jobs_polled: int = 0
+    notices_created: int = 0
+    delivered: int = 0
+    dropped: int = 0
+    retry_later: int = 0
+
+
+class FineTunePoller:
+    def __init__(
+        self,
+        service: FineTuneService,
+        sink: NoticeSink,
+        *,
+        progress_interval_s: float = DEFAULT_PROGRESS_INTERVAL_S,
+        events_page_size: int = DEFAULT_EVENTS_PAGE,
+        max_delivery_attempts: int = DEFAULT_MAX_DELIVERY_ATTEMPTS,
+    ):
+        self.service = service
+        self.sink = sink
+        self.progress_interval_s = progress_interval_s
+        self.events_page_size = events_page_size
+        self.max_delivery_attempts = max_delivery_attempts
+        self._repo = service.repository
+        self._poll_lock = asyncio.Lock()
+        self._deliver_lock = asyncio.Lock()
+
+    async def tick(self) -> TickReport:
+        report = TickReport()
+        await self.poll_jobs(report)
+        await self.deliver_pending(report)
+        return report
+
+    # --- polling ----------------------------------------------------------------------------
+
+    async def poll_jobs(self, report: TickReport | None = None) -> TickReport:
+        report = report or TickReport()
+        async with self._poll_lock:
+            if not await self._repo.has_unfinished_jobs():
+                return report
+            client = self.service.usable_client()
+            if client is None:
+                return report
+            for record in await self._repo.unfinished_jobs():
+                try:
+                    report.notices_created += await self._poll_job(client, record)
+                    report.jobs_polled += 1
+                except (openai.AuthenticationError, openai.PermissionDeniedError) as exc:
+                    self.service.note_rejected_key(exc)
+                    break
+                except openai.RateLimitError:
+                    log.warning("OpenAI is rate limiting job polling; trying again next tick")
+                    break
+                except openai.APIError as exc:
+                    log.warning(
+                        "polling fine-tuning job %s failed (%s); trying again next tick",
+                        record.job_id,
+                        _describe(exc),
+                    )
+                except Exception:  # one job's surprise must not stop the others or delivery
+                    log.exception("polling fine-tuning job %s failed", record.job_id)
+        return report
+
+    async def _poll_job(self, client: AsyncOpenAI, record: JobRecord) -> int:
+        job = await client.fine_tuning.jobs.retrieve(record.job_id)
+        if job.status == "succeeded":
+            png = await self._loss_curve(client, job)
+            return await self.service.record_snapshot(record.job_id, job, loss_curve_png=png)
+        page = await client.fine_tuning.jobs.list_events(record.job_id, limit=self.events_page_size)
+        return await self.service.record_snapshot(
+            record.job_id, job, page.data, progress_interval_s=self.progress_interval_s
+        )
+
+    async def _loss_curve(self, client: AsyncOpenAI, job: FineTuningJob) -> bytes | None:
+        if not job.result_files:
+            log.warning("fine-tuning job %s succeeded without a result file", job.id)
+            return None
+        try:
+            content = await client.files.content(job.result_files[0])
+        except openai.NotFoundError:
+            log.warning("result file of fine-tuning job %s is gone; no loss curve", job.id)
+            return None
+        title = f"{job.fine_tuned_model or job.id}: training loss"
+        try:
+            return await asyncio.to_thread(loss_curve_png, content.content, title=title)
+        except ResultFileError as exc:
+            log.warning("no loss curve for fine-tuning job %s: %s", job.id, exc)
+            return None
+
+    # --- delivery ---------------------------------------------------------------------------
+
+    async def deliver_pending(self, report: TickReport | None = None) -> TickReport:
+        """Deliver every pending notice; safe to call right after a cancel, too."""
+        report = report or TickReport()
+        async with self._deliver_lock:
+            held_back: set[str] = set()  # a job whose notice must wait keeps its later ones back
+            for stored in await self._repo.pending_notices():
+                if stored.job_id in held_back:
+                    continue
+                result = await self._deliver_one(stored)
+                now = iso(self.service.clock())
+                if result.outcome is DeliveryOutcome.DELIVERED:
+                    await self._repo.mark_delivered(stored.id, now)
+                    report.delivered += 1
+                elif result.outcome is DeliveryOutcome.UNDELIVERABLE:
+                    reason = result.reason or "undeliverable"
+                    log.warning(
+                        "dropping %s notice of fine-tuning job %s: %s",
+                        stored.kind,
+                        stored.job_id,
+                        reason,
+                    )
+                    await self._repo.mark_dropped(stored.id, reason, now)
+                    report.dropped += 1
+                else:
+                    reason = result.reason or "retry later"
+                    attempts = await self._repo.record_failed_attempt(stored.id, reason)
+                    if attempts >= self.max_delivery_attempts:
+                        log.warning(
+                            "giving up on %s notice of fine-tuning job %s after %d attempts: %s",
+                            stored.kind,
+                            stored.job_id,
+                            attempts,
+                            reason,
+                        )
+                        await self._repo.mark_dropped(
+                            stored.id, f"gave up after {attempts} attempts: {reason}", now
+                        )
+                        report.dropped += 1
+                    else:
+                        held_back.add(stored.job_id)
+                        report.retry_later += 1
+        return report
+
+    async def _deliver_one(self, stored: StoredNotice) -> DeliveryResult:
+        try:
+            return await self.sink.deliver(notice_from_stored(stored))
+        except Exception as exc:  # a sink bug must not stop the other notices
+            log.exception("delivering %s notice of job %s raised", stored.kind, stored.job_id)
+            return DeliveryResult.retry_later(f"{type(exc).__name__}: {exc}")
+
+
+def notice_from_stored(stored: StoredNotice) -> Notice:
+    p = stored.payload
+    return Notice(
+        id=stored.id,
+        nonce=stored.nonce,
+        kind=NoticeKind(stored.kind),
+        job_id=stored.job_id,
+        guild_id=p["guild_id"],
+        channel_id=p["channel_id"],
+        requested_by=p["requested_by"],
+        base_model=p["base_model"],
+        suffix=p.get("suffix"),
+        created_at=stored.created_at,
+        step=p.get("step"),
+        total_steps=p.get("total_steps"),
+        train_loss=p.get("train_loss"),
+        fine_tuned_model=p.get("fine_tuned_model"),
+        trained_tokens=p.get("trained_tokens"),
+        duration_s=p.get("duration_s"),
+        error_message=p.get("error_message"),
+        cancelled_by=p.get("cancelled_by"),
+        loss_curve_png=stored.image_png,
+    )
+
+
+def add_poll_job(
+    scheduler: BaseScheduler,
+    poller: FineTunePoller,
+    seconds: float = DEFAULT_POLL_SECONDS,
+    *,
+    first_run: datetime | None = None,
+) -> SchedulerJob:
+    """Run ``poller.tick`` every ``seconds``: never two at once, missed runs coalesced into one.
+
+    The first run is immediate by default, so a restart resumes jobs and pending notices at once.
+    """
+    return scheduler.add_job(
+        poller.tick,
+        "interval",
+        seconds=seconds,
+        id=POLL_JOB_ID,
+        name="fine-tuning poller",
+        max_instances=1,
+        coalesce=True,
+        replace_existing=True,
+        next_run_time=first_run or datetime.now().astimezone(),
+    )
+
+
+def _describe(exc: openai.APIError) -> str:
+    status = getattr(exc, "status_code", None)
+    return f"{type(exc).__name__}{f', HTTP {status}' if status else ''}"

@@ -1,0 +1,351 @@
+"""Start, cancel and look up OpenAI fine-tuning jobs; knows nothing of Discord.
+
+Without an OpenAI key the service still constructs: actions that need OpenAI (start, cancel)
+raise :class:`FineTuningUnavailable` with a message staff can act on, and the poller makes no
+calls. Look-ups (list_jobs, get_job, succeeded_models) read only our database, so they keep
+working and show the history. When OpenAI rejects the key (401/403) the service logs that once
+and makes no further calls until the client's key changes or the bot restarts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import openai
+from openai import AsyncOpenAI
+from openai.types.fine_tuning import FineTuningJob, FineTuningJobEvent
+
+from finetune.plan import TrainingPlan
+from finetune.tracking import iso, track
+from storage.database import Database
+from storage.finetune_jobs import (
+    JOB_STATUSES,
+    UNFINISHED_STATUSES,
+    FineTuneJobRepository,
+    JobEvent,
+    JobRecord,
+)
+
+log = logging.getLogger(__name__)
+
+NO_KEY_MESSAGE = (
+    "Fine-tuning is unavailable: set OPENAI_API_KEY in the environment or .env and restart the bot."
+)
+REJECTED_KEY_MESSAGE = (
+    "Fine-tuning is paused: OpenAI rejected the API key ({detail}). Fix OPENAI_API_KEY in the"
+    " environment or .env and restart the bot."
+)
+
+
+class FineTuningUnavailable(RuntimeError):
+    """No usable OpenAI key: nothing that needs OpenAI can run."""
+
+
+class FineTuningError(RuntimeError):
+    """An action failed; the message is meant for staff."""
+
+
+class PlanNotReady(FineTuningError):
+    pass
+
+
+class UnknownJob(FineTuningError):
+    pass
+
+
+class JobAlreadyFinished(FineTuningError):
+    def __init__(self, job: JobRecord):
+        super().__init__(f"job {job.job_id} has already {job.status}")
+        self.job = job
+
+
+class AlreadyStarted(FineTuningError):
+    def __init__(self, job: JobRecord):
+        super().__init__(f"this plan was already started as job {job.job_id}")
+        self.job = job
+
+
+def make_openai_client(
+    api_key: str | None,
+    *,
+    base_url: str | None = None,
+    timeout: float = 60.0,
+    max_retries: int = 2,
+) -> AsyncOpenAI | None:
+    """The SDK client from settings, or None when no key is set (the service then says so)."""
+    if api_key is None or not api_key.strip():
+        return None
+    return AsyncOpenAI(
+        api_key=api_key.strip(), base_url=base_url, timeout=timeout, max_retries=max_retries
+    )
+
+
+@dataclass(frozen=True)
+class JobDetails:
+    job: JobRecord
+    events: list[JobEvent]  # newest first
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class FineTuneService:
+    def __init__(
+        self,
+        client: AsyncOpenAI | None,
+        db: Database,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+    ):
+        self._client = client
+        self.repository = FineTuneJobRepository(db)
+        self.clock = clock
+        self._rejected_key: str | None = None
+        self._rejected_detail = ""
+        self._start_lock = asyncio.Lock()
+
+    # --- availability -----------------------------------------------------------------------
+
+    @property
+    def unavailable_reason(self) -> str | None:
+        """Why nothing can be sent to OpenAI now, or None when it can."""
+        if self._client is None:
+            return NO_KEY_MESSAGE
+        if self._rejected_key is not None and self._rejected_key == self._client.api_key:
+            return REJECTED_KEY_MESSAGE.format(detail=self._rejected_detail)
+        return None
+
+    @property
+    def available(self) -> bool:
+        return self.unavailable_reason is None
+
+    def usable_client(self) -> AsyncOpenAI | None:
+        return self._client if self.available else None
+
+    def _require_client(self) -> AsyncOpenAI:
+        reason = self.unavailable_reason
+        if reason is not None or self._client is None:
+            raise FineTuningUnavailable(reason or NO_KEY_MESSAGE)
+        return self._client
+
+    def note_rejected_key(self, exc: openai.APIStatusError) -> None:
+        """Stop calling OpenAI with this key; logged once, without the key or OpenAI's message
+        (which quotes part of the key)."""
+        if self._client is None or self._rejected_key == self._client.api_key:
+            return
+        code = getattr(exc, "code", None)
+        self._rejected_detail = f"HTTP {exc.status_code}{f', {code}' if code else ''}"
+        self._rejected_key = self._client.api_key
+        log.error(
+            "OpenAI rejected the API key (%s); fine-tuning makes no more OpenAI calls until the"
+            " key changes or the bot restarts",
+            self._rejected_detail,
+        )
+
+    def _translate(self, exc: openai.APIError, doing: str) -> Exception:
+        if isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError):
+            self.note_rejected_key(exc)
+            return FineTuningUnavailable(self.unavailable_reason or NO_KEY_MESSAGE)
+        if isinstance(exc, openai.RateLimitError):
+            return FineTuningError(f"OpenAI is rate limiting us while {doing}; try again shortly")
+        if isinstance(exc, openai.APIConnectionError):  # includes timeouts
+            return FineTuningError(f"OpenAI could not be reached while {doing}; try again later")
+        if isinstance(exc, openai.InternalServerError):
+            return FineTuningError(f"OpenAI had a server error while {doing}; try again later")
+        if isinstance(exc, openai.APIStatusError):
+            return FineTuningError(f"OpenAI refused {doing}: {_openai_message(exc)}")
+        return FineTuningError(f"{doing} failed: {exc}")
+
+    # --- actions ----------------------------------------------------------------------------
+
+    async def start(
+        self,
+        plan: TrainingPlan,
+        training_bytes: bytes,
+        filename: str,
+        requested_by: str,
+        guild_id: str,
+        channel_id: str,
+        *,
+        validation_bytes: bytes | None = None,
+        validation_filename: str = "validation.jsonl",
+    ) -> JobRecord:
+        """Upload the file(s), create the job on OpenAI and record it. The plan must be ok and
+        prepared from exactly these bytes; a plan starts at most one job."""
+        client = self._require_client()
+        _check_plan_matches(plan, training_bytes, validation_bytes)
+        assert plan.estimate is not None and plan.model is not None  # guaranteed by plan.ok
+        async with self._start_lock:
+            existing = await self.repository.get_job_by_plan(plan.plan_id)
+            if existing is not None:
+                raise AlreadyStarted(existing)
+            uploaded: list[str] = []
+            try:
+                training_file = await client.files.create(
+                    file=(filename, training_bytes, "application/jsonl"), purpose="fine-tune"
+                )
+                uploaded.append(training_file.id)
+                validation_file_id = None
+                if validation_bytes is not None:
+                    validation_file = await client.files.create(
+                        file=(validation_filename, validation_bytes, "application/jsonl"),
+                        purpose="fine-tune",
+                    )
+                    uploaded.append(validation_file.id)
+                    validation_file_id = validation_file.id
+                params = plan.params
+                job = await client.fine_tuning.jobs.create(
+                    model=params.base_model,
+                    training_file=training_file.id,
+                    validation_file=validation_file_id,
+                    suffix=params.suffix,
+                    seed=params.seed,
+                    method={
+                        "type": "supervised",
+                        "supervised": {"hyperparameters": {"n_epochs": params.epochs}},
+                    },
+                )
+            except openai.APIError as exc:
+                await self._delete_files(client, uploaded)
+                raise self._translate(exc, "starting the fine-tune") from exc
+            now = iso(self.clock())
+            record = JobRecord(
+                job_id=job.id,
+                plan_id=plan.plan_id,
+                base_model=params.base_model,
+                training_file_id=training_file.id,
+                training_filename=filename,
+                validation_file_id=validation_file_id,
+                requested_epochs=str(params.epochs),
+                hyperparameters=job.hyperparameters.model_dump(exclude_none=True),
+                suffix=params.suffix,
+                seed=params.seed,
+                guild_id=guild_id,
+                channel_id=channel_id,
+                requested_by=requested_by,
+                created_at=now,
+                status=job.status,
+                estimated_tokens=plan.estimate.trained_tokens,
+                estimated_cost_usd=plan.estimate.usd,
+                openai_created_unix=job.created_at,
+                updated_at=now,
+            )
+            try:
+                await self.repository.insert_job(record)
+            except Exception:
+                # The job runs on OpenAI but is not recorded: name it so staff can find it.
+                log.exception("fine-tuning job %s started but could not be recorded", job.id)
+                raise
+        log.info("fine-tuning job %s started on %s", job.id, params.base_model)
+        return record
+
+    async def cancel(self, job_id: str, by: str) -> JobRecord:
+        """Cancel on OpenAI; the "cancelled by" notice goes out with the poller's next delivery."""
+        client = self._require_client()
+        record = await self.repository.get_job(job_id)
+        if record is None:
+            raise UnknownJob(f"no fine-tuning job {job_id} was started through kobo")
+        if record.finished:
+            raise JobAlreadyFinished(record)
+        # Recorded first: if we crash right after OpenAI cancels, the poller still knows who did.
+        await self.repository.set_cancel_request(job_id, by, iso(self.clock()))
+        try:
+            job = await client.fine_tuning.jobs.cancel(job_id)
+        except openai.APIError as exc:
+            await self.repository.set_cancel_request(job_id, None, None)
+            raise self._translate(exc, f"cancelling {job_id}") from exc
+        await self.record_snapshot(job_id, job)
+        updated = await self.repository.get_job(job_id)
+        assert updated is not None
+        return updated
+
+    async def record_snapshot(
+        self,
+        job_id: str,
+        job: FineTuningJob,
+        page: Sequence[FineTuningJobEvent] = (),
+        *,
+        progress_interval_s: float = 0.0,
+        loss_curve_png: bytes | None = None,
+    ) -> int:
+        """Store what OpenAI said about a job plus its notices, in one transaction."""
+        record = await self.repository.get_job(job_id)
+        if record is None:
+            raise UnknownJob(f"no fine-tuning job {job_id} was started through kobo")
+        tracked = track(
+            record,
+            job,
+            page,
+            now=self.clock(),
+            progress_interval_s=progress_interval_s,
+            loss_curve_png=loss_curve_png,
+        )
+        return await self.repository.apply_update(tracked.update, tracked.events, tracked.notices)
+
+    # --- look-ups (database only) -----------------------------------------------------------
+
+    async def list_jobs(
+        self, status: str | None = None, limit: int = 20, offset: int = 0
+    ) -> list[JobRecord]:
+        """Newest first. ``status`` is one of OpenAI's statuses, or "unfinished"."""
+        if status is None:
+            statuses = None
+        elif status == "unfinished":
+            statuses = UNFINISHED_STATUSES
+        elif status in JOB_STATUSES:
+            statuses = (status,)
+        else:
+            raise ValueError(
+                f"unknown status {status!r}; use unfinished or {', '.join(JOB_STATUSES)}"
+            )
+        return await self.repository.list_jobs(statuses, limit=limit, offset=offset)
+
+    async def get_job(self, job_id: str, events: int = 10) -> JobDetails | None:
+        record = await self.repository.get_job(job_id)
+        if record is None:
+            return None
+        return JobDetails(record, await self.repository.recent_events(job_id, events))
+
+    async def succeeded_models(self) -> list[str]:
+        """Fine-tuned model names, newest first (for /assign's autocomplete)."""
+        return await self.repository.succeeded_models()
+
+    # --- helpers ----------------------------------------------------------------------------
+
+    @staticmethod
+    async def _delete_files(client: AsyncOpenAI, file_ids: list[str]) -> None:
+        for file_id in file_ids:
+            try:
+                await client.files.delete(file_id)
+            except openai.APIError as exc:  # best effort: an orphan file costs nothing much
+                log.warning("could not delete uploaded file %s: %s", file_id, type(exc).__name__)
+
+
+def _openai_message(exc: openai.APIStatusError) -> str:
+    """OpenAI's own words ("Invalid file format ..."), without the SDK's "Error code" prefix."""
+    body = exc.body
+    if isinstance(body, dict) and isinstance(body.get("message"), str) and body["message"]:
+        return body["message"]
+    return exc.message
+
+
+def _check_plan_matches(
+    plan: TrainingPlan, training_bytes: bytes, validation_bytes: bytes | None
+) -> None:
+    if not plan.ok:
+        first = "; ".join(plan.problems[:3])
+        raise PlanNotReady(f"the plan has {plan.problem_count} problem(s): {first}")
+    if hashlib.sha256(training_bytes).hexdigest() != plan.training.sha256:
+        raise PlanNotReady("the training file changed since the plan was made; prepare it again")
+    if (plan.validation is None) != (validation_bytes is None) or (
+        plan.validation is not None
+        and validation_bytes is not None
+        and hashlib.sha256(validation_bytes).hexdigest() != plan.validation.sha256
+    ):
+        raise PlanNotReady("the validation file differs from the plan's; prepare it again")

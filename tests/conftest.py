@@ -1,0 +1,85 @@
+"""Shared fixtures: a fake Discord with a workshop guild, and the whole kobo process against it."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from bot.app import KoboApp
+from config import Settings
+from tests.fakes.discord import FakeChannel, FakeDiscord, FakeGuild, FakeMember
+
+
+@dataclass
+class Workshop:
+    guild: FakeGuild
+    channel: FakeChannel
+    staff: FakeMember  # has the "Staff" role (kobo's STAFF_ROLE), no special permission
+    admin: FakeMember  # no staff role, but Manage Server
+    child: FakeMember  # no roles at all
+
+
+@pytest.fixture
+async def fake_discord() -> AsyncIterator[FakeDiscord]:
+    async with FakeDiscord() as server:
+        yield server
+
+
+@pytest.fixture
+def workshop(fake_discord: FakeDiscord) -> Workshop:
+    guild = fake_discord.add_guild("Workshop")
+    channel = fake_discord.add_text_channel(guild, "robots")
+    staff_role = fake_discord.add_role(guild, "Staff")
+    manager_role = fake_discord.add_role(guild, "Organisers", manage_guild=True)
+    return Workshop(
+        guild=guild,
+        channel=channel,
+        staff=fake_discord.add_member(guild, "alice", roles=[staff_role]),
+        admin=fake_discord.add_member(guild, "olivia", roles=[manager_role]),
+        child=fake_discord.add_member(guild, "bob"),
+    )
+
+
+@pytest.fixture
+def kobo_settings(tmp_path: Path, fake_discord: FakeDiscord, workshop: Workshop) -> Settings:
+    return Settings(
+        _env_file=None,
+        discord_token=fake_discord.bot_token,
+        guild_id=workshop.guild.id,
+        staff_role="Staff",
+        database_path=tmp_path / "data" / "kobo.sqlite3",
+        data_dir=tmp_path / "data",
+        device_api_host="127.0.0.1",
+        device_api_port=0,
+        default_model="gpt-4o-mini",
+        openai_api_key=None,
+    )
+
+
+@pytest.fixture
+async def kobo(fake_discord: FakeDiscord, kobo_settings: Settings) -> AsyncIterator[KoboApp]:
+    """The real kobo process (bot, device API, scheduler) logged in to the fake Discord."""
+    with fake_discord.patched_discord():
+        app = KoboApp(kobo_settings, guild_ready_timeout=0.05)
+        try:
+            await app.start()
+            await app.wait_until_ready()
+            yield app
+        finally:
+            await app.stop()
+    assert not fake_discord.unhandled_requests, fake_discord.unhandled_requests
+
+
+@pytest.fixture(autouse=True)
+def no_errors_logged(caplog: pytest.LogCaptureFixture) -> object:
+    """discord.py and our handlers log (not raise) exceptions; any ERROR fails the test.
+
+    A test that expects an error log clears it with ``caplog.clear()`` after asserting on it.
+    """
+    yield
+    errors = [r for r in caplog.get_records("call") if r.levelno >= logging.ERROR]
+    assert not errors, [r.getMessage() for r in errors]

@@ -1,0 +1,125 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from finetune.models import ModelSpec, ModelTable, default_model_table
+from finetune.plan import TrainingParams, auto_epochs, prepare_plan, suffix_problem
+from finetune.tokens import count_example_tokens
+from tests.finetune.conftest import MODEL, training_jsonl
+
+
+@pytest.mark.parametrize(
+    ("examples", "epochs"),
+    [(10, 10), (20, 5), (33, 3), (34, 3), (4000, 3), (8333, 3), (8334, 2), (30000, 1)],
+)
+def test_auto_epochs_follow_openais_rule(examples, epochs):
+    assert auto_epochs(examples) == epochs
+
+
+def test_auto_epochs_are_capped_at_25_for_tiny_sets():
+    assert auto_epochs(1) == 25
+    assert auto_epochs(3) == 25
+    assert auto_epochs(4) == 25
+    assert auto_epochs(5) == 20
+
+
+def test_the_estimate_is_billed_tokens_times_epochs_times_price():
+    data = training_jsonl(12)
+    plan = prepare_plan(
+        data,
+        training_filename="train.jsonl",
+        params=TrainingParams(MODEL),
+        models=default_model_table(),
+    )
+    per_example = [
+        count_example_tokens(json.loads(line)["messages"], "o200k_base")
+        for line in data.decode().splitlines()
+    ]
+    assert plan.ok
+    assert plan.training.tokens.billed_tokens == sum(per_example)
+    assert plan.estimate.epochs == 8  # 100 // 12
+    assert plan.estimate.epochs_auto
+    assert plan.estimate.trained_tokens == sum(per_example) * 8
+    assert plan.estimate.usd == pytest.approx(sum(per_example) * 8 * 3.00 / 1_000_000)
+
+
+def test_fixed_epochs_and_the_per_example_limit_cap_the_bill():
+    tiny_limit = ModelTable([ModelSpec("tiny", "cl100k_base", 20, 10.0)])
+    plan = prepare_plan(
+        training_jsonl(10),
+        training_filename="train.jsonl",
+        params=TrainingParams("tiny", epochs=2),
+        models=tiny_limit,
+    )
+    stats = plan.training.tokens
+    assert stats.max_tokens > 20
+    assert stats.billed_tokens == 20 * 10
+    assert plan.estimate.trained_tokens == 400
+    assert plan.estimate.usd == pytest.approx(400 * 10.0 / 1_000_000)
+    assert stats.over_limit_lines == tuple(range(1, 11))
+    assert plan.warnings == [
+        "train.jsonl: 10 example(s) over 20 tokens will be truncated (lines 1, 2, 3, 4, 5, 6, 7,"
+        " 8, 9, 10)"
+    ]
+    assert plan.ok  # truncation is a warning, not a refusal
+
+
+@pytest.mark.parametrize(
+    ("params", "problem"),
+    [
+        (TrainingParams("gpt-2"), "unknown base model 'gpt-2'; choose one of gpt-4.1-mini"),
+        (TrainingParams(MODEL, epochs=0), "epochs must be 'auto' or 1..50, got 0"),
+        (TrainingParams(MODEL, epochs=51), "epochs must be 'auto' or 1..50, got 51"),
+        (TrainingParams(MODEL, suffix="a" * 65), "suffix is 65 characters long; at most 64"),
+        (TrainingParams(MODEL, suffix="my model:v2"), "suffix may only use letters, digits"),
+        (TrainingParams(MODEL, seed=-1), "seed must be a whole number 0..2147483647, got -1"),
+    ],
+)
+def test_bad_params_are_problems(params, problem):
+    plan = prepare_plan(
+        training_jsonl(), training_filename="t.jsonl", params=params, models=default_model_table()
+    )
+    assert not plan.ok
+    assert any(p.startswith(problem) for p in plan.problems), plan.problems
+
+
+def test_suffix_rules():
+    assert suffix_problem(None) is None
+    assert suffix_problem("kobo_class-3") is None
+    assert suffix_problem("a" * 64) is None
+    assert suffix_problem("") == "suffix is empty (leave it out instead)"
+    assert suffix_problem("ロボ") is not None
+
+
+def test_file_problems_and_validation_file_problems_are_both_shown():
+    plan = prepare_plan(
+        training_jsonl(12),
+        training_filename="train.jsonl",
+        params=TrainingParams(MODEL),
+        models=default_model_table(),
+        validation=b"{oops\n",
+        validation_filename="valid.jsonl",
+    )
+    assert not plan.ok
+    assert plan.problems[0].startswith("valid.jsonl line 1: not valid JSON")
+    assert plan.training.problem_count == 0
+    assert plan.validation.lines == 1
+
+
+def test_every_plan_has_its_own_id_and_the_files_digest():
+    first = prepare_plan(
+        training_jsonl(),
+        training_filename="t",
+        params=TrainingParams(MODEL),
+        models=default_model_table(),
+    )
+    second = prepare_plan(
+        training_jsonl(),
+        training_filename="t",
+        params=TrainingParams(MODEL),
+        models=default_model_table(),
+    )
+    assert first.plan_id != second.plan_id
+    assert first.training.sha256 == second.training.sha256

@@ -1,0 +1,224 @@
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pytest
+
+from finetune.plan import TrainingPlan
+from finetune.service import (
+    AlreadyStarted,
+    FineTuneService,
+    FineTuningError,
+    FineTuningUnavailable,
+    JobAlreadyFinished,
+    PlanNotReady,
+    UnknownJob,
+    make_openai_client,
+)
+from storage.database import Database
+from tests.fakes.openai import FakeOpenAI
+from tests.finetune.conftest import MODEL, training_jsonl
+
+
+async def start(service: FineTuneService, plan: TrainingPlan, data: bytes | None = None):
+    return await service.start(
+        plan, data or training_jsonl(), "train.jsonl", "1001", "2002", "3003"
+    )
+
+
+async def test_start_uploads_creates_the_job_with_the_plans_params_and_records_it(
+    service, fake: FakeOpenAI, make_plan
+):
+    plan = make_plan(epochs=4, suffix="kobo-class-1", seed=7)
+
+    record = await start(service, plan)
+
+    upload = fake.calls("POST", "/v1/files")[0].body
+    assert upload["purpose"] == "fine-tune"
+    assert upload["file"]["filename"] == "train.jsonl"
+    assert upload["file"]["content"] == training_jsonl()
+    created = fake.calls("POST", "/v1/fine_tuning/jobs")[0].body
+    assert created["model"] == MODEL
+    assert created["training_file"] == record.training_file_id
+    assert created["suffix"] == "kobo-class-1"
+    assert created["seed"] == 7
+    assert created["method"]["supervised"]["hyperparameters"]["n_epochs"] == 4
+    assert record.job_id in fake.jobs
+
+    stored = await service.repository.get_job(record.job_id)
+    assert stored == record
+    assert (stored.status, stored.base_model, stored.requested_by) == (
+        "validating_files",
+        MODEL,
+        "1001",
+    )
+    assert (stored.guild_id, stored.channel_id, stored.suffix, stored.seed) == (
+        "2002",
+        "3003",
+        "kobo-class-1",
+        7,
+    )
+    assert stored.estimated_tokens == plan.estimate.trained_tokens
+    assert stored.estimated_cost_usd == pytest.approx(plan.estimate.usd)
+    assert stored.hyperparameters["n_epochs"] == 4
+
+
+async def test_auto_epochs_are_sent_as_auto(service, fake: FakeOpenAI, make_plan):
+    await start(service, make_plan())
+    created = fake.calls("POST", "/v1/fine_tuning/jobs")[0].body
+    assert created["method"]["supervised"]["hyperparameters"]["n_epochs"] == "auto"
+    assert "suffix" not in created or created["suffix"] is None
+
+
+async def test_validation_file_is_uploaded_and_named_in_the_job(
+    service, fake: FakeOpenAI, make_plan
+):
+    from finetune.models import default_model_table
+    from finetune.plan import TrainingParams, prepare_plan
+
+    validation = training_jsonl(10)
+    plan = prepare_plan(
+        training_jsonl(),
+        training_filename="train.jsonl",
+        params=TrainingParams(MODEL),
+        models=default_model_table(),
+        validation=validation,
+    )
+    record = await service.start(
+        plan, training_jsonl(), "train.jsonl", "1", "2", "3", validation_bytes=validation
+    )
+    created = fake.calls("POST", "/v1/fine_tuning/jobs")[0].body
+    assert created["validation_file"] == record.validation_file_id
+    assert fake.file_contents[record.validation_file_id] == validation
+
+
+async def test_a_plan_with_problems_is_refused_before_any_api_call(
+    service, fake: FakeOpenAI, make_plan
+):
+    plan = make_plan(training_jsonl(3))
+    with pytest.raises(PlanNotReady, match="needs at least 10 examples"):
+        await start(service, plan, training_jsonl(3))
+    assert fake.requests == []
+
+
+async def test_bytes_that_differ_from_the_plan_are_refused(service, fake: FakeOpenAI, make_plan):
+    with pytest.raises(PlanNotReady, match="changed since the plan"):
+        await start(service, make_plan(), training_jsonl(11))
+    assert fake.requests == []
+
+
+async def test_the_same_plan_starts_only_one_job(service, fake: FakeOpenAI, make_plan):
+    plan = make_plan()
+    first = await start(service, plan)
+    with pytest.raises(AlreadyStarted) as info:
+        await start(service, plan)
+    assert info.value.job.job_id == first.job_id
+    assert len(fake.jobs) == 1
+
+
+async def test_openai_refusing_the_job_explains_why_and_removes_the_upload(
+    service, fake: FakeOpenAI, make_plan
+):
+    plan = make_plan()
+    fake.fail_next(1, 400, method="POST", path_prefix="/v1/fine_tuning/jobs")
+    with pytest.raises(FineTuningError, match="OpenAI refused starting the fine-tune: Invalid req"):
+        await start(service, plan)
+    assert fake.calls("DELETE", "/v1/files")  # the orphan upload was cleaned up
+    assert await service.list_jobs() == []
+
+
+async def test_cancel_through_kobo_records_who_and_queues_a_cancelled_notice(
+    service, fake: FakeOpenAI, make_plan
+):
+    record = await start(service, make_plan())
+    cancelled = await service.cancel(record.job_id, by="4242")
+
+    assert fake.jobs[record.job_id].data["status"] == "cancelled"
+    assert cancelled.status == "cancelled"
+    assert cancelled.cancel_requested_by == "4242"
+    notices = await service.repository.notices_for_job(record.job_id)
+    assert [(n.kind, n.payload["cancelled_by"], n.state) for n in notices] == [
+        ("cancelled", "4242", "pending")
+    ]
+    with pytest.raises(JobAlreadyFinished):
+        await service.cancel(record.job_id, by="4242")
+
+
+async def test_cancel_of_an_unknown_job_is_refused(service):
+    with pytest.raises(UnknownJob, match="ftjob-nope"):
+        await service.cancel("ftjob-nope", by="1")
+
+
+async def test_a_failed_cancel_forgets_who_asked(service, fake: FakeOpenAI, make_plan):
+    record = await start(service, make_plan())
+    fake.fail_next(3, 500)  # the SDK tries 3 times (max_retries=2)
+    with pytest.raises(FineTuningError, match="server error"):
+        await service.cancel(record.job_id, by="9")
+    stored = await service.repository.get_job(record.job_id)
+    assert stored.status == "validating_files"
+    assert stored.cancel_requested_by is None
+
+
+async def test_list_jobs_is_newest_first_filters_and_pages(service, fake: FakeOpenAI, make_plan):
+    ids = [(await start(service, make_plan())).job_id for _ in range(3)]
+    await service.cancel(ids[0], by="1")
+
+    assert [j.job_id for j in await service.list_jobs()] == ids[::-1]
+    assert [j.job_id for j in await service.list_jobs(limit=1, offset=1)] == [ids[1]]
+    assert [j.job_id for j in await service.list_jobs(status="cancelled")] == [ids[0]]
+    assert [j.job_id for j in await service.list_jobs(status="unfinished")] == ids[:0:-1]
+    with pytest.raises(ValueError, match="unknown status 'done'"):
+        await service.list_jobs(status="done")
+
+
+async def test_get_job_returns_the_record_and_recent_events(service, fake: FakeOpenAI, make_plan):
+    from finetune.poller import FineTunePoller
+    from tests.finetune.conftest import DiscordLikeSink
+
+    record = await start(service, make_plan())
+    fake.advance(record.job_id, "running")
+    await FineTunePoller(service, DiscordLikeSink()).tick()
+
+    details = await service.get_job(record.job_id)
+    assert details.job.status == "running"
+    assert details.events[0].message == "Fine-tuning job started"
+    assert details.events[-1].message.startswith("Created fine-tuning job")
+    assert await service.get_job("ftjob-missing") is None
+
+
+async def test_missing_key_keeps_the_service_usable_for_lookups_only(db: Database, make_plan):
+    assert make_openai_client(None) is None
+    assert make_openai_client("   ") is None
+    service = FineTuneService(make_openai_client(""), db)
+
+    assert not service.available
+    with pytest.raises(
+        FineTuningUnavailable, match=r"set OPENAI_API_KEY in the environment or \.env"
+    ):
+        await start(service, make_plan())
+    with pytest.raises(FineTuningUnavailable, match="OPENAI_API_KEY"):
+        await service.cancel("ftjob-x", by="1")
+    assert await service.list_jobs() == []
+    assert await service.succeeded_models() == []
+
+
+async def test_a_rejected_key_on_start_pauses_all_calls(
+    service, fake: FakeOpenAI, make_plan, caplog
+):
+    fake.api_key = "sk-rotated"  # our key no longer works
+    with pytest.raises(FineTuningUnavailable, match=r"rejected the API key \(HTTP 401"):
+        await start(service, make_plan())
+    calls = len(fake.requests)
+    with pytest.raises(FineTuningUnavailable):
+        await start(service, make_plan())
+    assert len(fake.requests) == calls
+    assert "sk-test" not in caplog.text
+
+
+async def test_the_plan_digest_matches_what_is_uploaded(service, fake: FakeOpenAI, make_plan):
+    plan = make_plan()
+    record = await start(service, plan)
+    uploaded = fake.file_contents[record.training_file_id]
+    assert hashlib.sha256(uploaded).hexdigest() == plan.training.sha256
+    assert json.loads(uploaded.splitlines()[0])["messages"][1]["content"] == "What is 0 + 0?"
