@@ -10,12 +10,12 @@ import signal
 import discord
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from device_api.app import create_app
-from device_api.server import start_device_api, stop_device_api
 
 from bot.client import KoboBot
 from bot.services import Services
 from config import Settings
+from device_api.app import create_app
+from device_api.server import start_device_api, stop_device_api
 from storage.database import Database, DatabaseError
 
 log = logging.getLogger(__name__)

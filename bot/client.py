@@ -9,6 +9,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from augment.errors import AugmentError
 from bot.errors import UserFacingError
 from bot.replies import send_ephemeral
 from robots.model_ids import InvalidModelId
@@ -26,6 +27,7 @@ USER_ERRORS: tuple[type[Exception], ...] = (
     app_commands.CheckFailure,
     InvalidModelId,
     InvalidStackId,
+    AugmentError,
 )
 
 EXTENSIONS = (

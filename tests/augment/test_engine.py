@@ -77,9 +77,10 @@ def test_japanese_nouns_replaced_in_place_with_bad_predictions_turned_down(
         Rejection.SUBWORD: 4,
         Rejection.SAME: 3,
     }
+    # Spread over the output: first, middle, last.
     assert result.samples == [
         "私の猫は元気です。",
-        "ねえ、 猫 と 猫 が 好き！",
+        "私の鳥は元気です。",
         "ねえ、 鳥 と 猫 が 好き！",
     ]
 

@@ -214,6 +214,8 @@ async def test_a_rejected_key_on_start_pauses_all_calls(
         await start(service, make_plan())
     assert len(fake.requests) == calls
     assert "sk-test" not in caplog.text
+    assert [r.levelname for r in caplog.records] == ["ERROR"]  # said once, not per attempt
+    caplog.clear()
 
 
 async def test_the_plan_digest_matches_what_is_uploaded(service, fake: FakeOpenAI, make_plan):

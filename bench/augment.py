@@ -1,0 +1,323 @@
+"""Benchmark the bert augmentation: batched engine vs one masked sentence per forward pass.
+
+    python bench/augment.py [--quick] [--batch-size 32]
+
+Table 1 - on a small and a base-size BERT (random weights, Japanese MeCab + WordPiece tokenizer
+with a ~32k vocabulary built here, nothing downloaded), the same masked sentences go through
+``FillMaskModel.top_k_batched`` (the engine) and ``top_k_one_at_a_time`` (the straightforward
+loop). Each runs in its own subprocess so its memory is its own; a thread samples the process's
+resident memory (tracemalloc cannot see torch's allocations). Both must give the same top-k.
+
+Table 2 - the event loop's lag while ``augment`` runs 1,000 rows the way the bot runs it
+(``await asyncio.to_thread(augment, ...)``), measured by a coroutine that sleeps 10 ms again and
+again and records how late it wakes up. It must stay under 100 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+# This file is called augment.py: drop bench/ from the path so "import augment" is the package.
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
+sys.path.insert(0, str(ROOT))
+
+from augment import Example, augment, load_fill_mask  # noqa: E402
+from augment.nouns import noun_spans  # noqa: E402
+
+SIZES = {
+    "small": {
+        "hidden_size": 256,
+        "num_hidden_layers": 4,
+        "num_attention_heads": 4,
+        "intermediate_size": 1024,
+    },
+    "base": {
+        "hidden_size": 768,
+        "num_hidden_layers": 12,
+        "num_attention_heads": 12,
+        "intermediate_size": 3072,
+    },
+}
+VOCAB_SIZE = 32_768  # like tohoku-nlp/bert-base-japanese-v3
+TOP_K = 10
+LAG_TARGET_MS = 100.0
+PROBE_INTERVAL_S = 0.010
+
+NOUNS = (
+    "犬 猫 鳥 魚 りんご バナナ 電車 バス 学校 公園 図書館 先生 友達 家族 お母さん お父さん 本 "
+    "ゲーム 音楽 映画 サッカー 野球 東京 大阪 海 山 川 空 雨 雪 夏 冬 朝ごはん カレー ラーメン "
+    "ロボット スタックチャン 宿題 誕生日 プレゼント 動物園 水族館 遊園地 絵 歌 ダンス 花 星 月"
+).split()
+TEMPLATES = [
+    "好きな{a}はなんですか？",
+    "{a}と{b}、どっちが好き？",
+    "今日は{a}で{b}を見たよ。",
+    "{a}の{b}について教えて！",
+    "明日は{a}に行きたいな。",
+    "ねえ、{a}は{b}が好きなの？",
+    "{a}を食べたあとで{b}の話をしよう。",
+    "スタックチャン、{a}と{b}と{c}の中でいちばん好きなのはどれ？",
+]
+
+
+def sentences(count: int) -> list[str]:
+    out = []
+    for index in range(count):
+        template = TEMPLATES[index % len(TEMPLATES)]
+        a, b, c = (
+            NOUNS[(index * step + shift) % len(NOUNS)] for step, shift in ((1, 0), (7, 3), (13, 5))
+        )
+        out.append(template.format(a=a, b=b, c=c))
+    return out
+
+
+def masked_texts(texts: list[str], mask: str) -> list[str]:
+    return [t[: s.start] + mask + t[s.end :] for t in texts for s in noun_spans(t)]
+
+
+# --- building the models ----------------------------------------------------------------------
+
+
+def build_vocab(path: Path) -> None:
+    """Specials, the words MeCab finds in our sentences, kana, then CJK characters and their
+    ## pieces up to VOCAB_SIZE: the size and shape of the real model's vocabulary."""
+    import fugashi
+
+    tagger = fugashi.Tagger()
+    words = {w.surface for text in sentences(len(TEMPLATES) * len(NOUNS)) for w in tagger(text)}
+    kana = [chr(c) for c in range(0x3041, 0x3097)] + [chr(c) for c in range(0x30A1, 0x30FB)]
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *sorted(words), *kana]
+    vocab += ["##" + k for k in kana]
+    cjk = 0x4E00
+    while len(vocab) < VOCAB_SIZE:
+        vocab.append(chr(cjk))
+        if len(vocab) < VOCAB_SIZE:
+            vocab.append("##" + chr(cjk))
+        cjk += 1
+    vocab = list(dict.fromkeys(vocab))[:VOCAB_SIZE]
+    path.write_text("\n".join(vocab) + "\n", encoding="utf-8")
+
+
+def build_model(directory: Path, size: str) -> Path:
+    import torch
+    from transformers import BertConfig, BertForMaskedLM, BertJapaneseTokenizer
+
+    directory.mkdir(parents=True, exist_ok=True)
+    build_vocab(directory / "vocab.txt")
+    tokenizer = BertJapaneseTokenizer(
+        str(directory / "vocab.txt"),
+        word_tokenizer_type="mecab",
+        subword_tokenizer_type="wordpiece",
+        mecab_kwargs={"mecab_dic": "unidic_lite"},
+    )
+    torch.manual_seed(0)
+    model = BertForMaskedLM(BertConfig(vocab_size=len(tokenizer.get_vocab()), **SIZES[size]))
+    model.save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    return directory
+
+
+# --- one measured run, in its own process -----------------------------------------------------
+
+
+def rss_mib() -> float:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+class RssSampler:
+    def __init__(self) -> None:
+        self.peak = rss_mib()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.005):
+            self.peak = max(self.peak, rss_mib())
+
+    def __enter__(self) -> RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, rss_mib())
+
+
+def worker(args: argparse.Namespace) -> None:
+    model = load_fill_mask(args.model, batch_size=args.batch_size)
+    texts = json.loads(Path(args.texts).read_text(encoding="utf-8"))
+    run = model.top_k_batched if args.worker == "batched" else model.top_k_one_at_a_time
+    run(texts[:2], TOP_K)  # warm up: first calls allocate and pick kernels
+    before = rss_mib()
+    with RssSampler() as sampler:
+        start = time.perf_counter()
+        top = run(texts, TOP_K)
+        seconds = time.perf_counter() - start
+    print(
+        json.dumps({"seconds": seconds, "top": top, "rss_before": before, "rss_peak": sampler.peak})
+    )
+
+
+def measure(kind: str, model_dir: Path, texts_file: Path, batch_size: int) -> dict:
+    command = [
+        sys.executable,
+        __file__,
+        "--worker",
+        kind,
+        "--model",
+        str(model_dir),
+        "--texts",
+        str(texts_file),
+        "--batch-size",
+        str(batch_size),
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"{kind} worker failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+# --- event-loop lag ---------------------------------------------------------------------------
+
+
+async def lag_run(model_dir: Path, rows: int, batch_size: int) -> dict:
+    model = load_fill_mask(str(model_dir), batch_size=batch_size)
+    examples = [
+        Example.from_turns("あなたはスタックチャンです。", text, "うん！")
+        for text in sentences(rows)
+    ]
+    loop = asyncio.get_running_loop()
+    lags: list[float] = []
+    progress_calls = 0
+    finished = asyncio.Event()
+
+    def on_progress(done: int, total: int) -> None:
+        nonlocal progress_calls
+        progress_calls += 1  # as the bot does: hop back to the loop thread for Discord edits
+        loop.call_soon_threadsafe(lambda: None)
+
+    async def probe() -> None:
+        while not finished.is_set():
+            start = loop.time()
+            await asyncio.sleep(PROBE_INTERVAL_S)
+            lags.append((loop.time() - start - PROBE_INTERVAL_S) * 1000)
+
+    probing = asyncio.create_task(probe())
+    start = time.perf_counter()
+    result = await asyncio.to_thread(
+        augment,
+        examples,
+        method="bert",
+        count=4,
+        top_k=TOP_K,
+        fill_mask=model,
+        progress=on_progress,
+    )
+    seconds = time.perf_counter() - start
+    finished.set()
+    await probing
+    lags.sort()
+    return {
+        "rows": rows,
+        "new": len(result.new_examples),
+        "seconds": seconds,
+        "max": lags[-1],
+        "p99": lags[min(len(lags) - 1, int(len(lags) * 0.99))],
+        "median": statistics.median(lags),
+        "probes": len(lags),
+        "progress_calls": progress_calls,
+    }
+
+
+# --- main --------------------------------------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer sentences, lag on small only")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--worker", choices=["batched", "loop"], help=argparse.SUPPRESS)
+    parser.add_argument("--model", help=argparse.SUPPRESS)
+    parser.add_argument("--texts", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        worker(args)
+        return
+
+    import torch
+
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs, "
+        f"batch size {args.batch_size}, top_k {TOP_K}"
+    )
+    sentence_count = {"small": 120 if args.quick else 400, "base": 24 if args.quick else 100}
+    with tempfile.TemporaryDirectory(prefix="kobo-bench-") as tmp:
+        root = Path(tmp)
+        rows = []
+        model_dirs = {}
+        for size in SIZES:
+            started = time.perf_counter()
+            model_dirs[size] = build_model(root / size, size)
+            print(f"built {size} model in {time.perf_counter() - started:.1f}s", flush=True)
+            mask = load_fill_mask(str(model_dirs[size])).mask_token
+            texts = masked_texts(sentences(sentence_count[size]), mask)
+            texts_file = root / f"{size}-texts.json"
+            texts_file.write_text(json.dumps(texts, ensure_ascii=False), encoding="utf-8")
+            loop_run = measure("loop", model_dirs[size], texts_file, args.batch_size)
+            batched_run = measure("batched", model_dirs[size], texts_file, args.batch_size)
+            same = loop_run["top"] == batched_run["top"]
+            for name, run in (("loop (1 per pass)", loop_run), ("batched engine", batched_run)):
+                rows.append(
+                    (size, name, len(texts), run, loop_run["seconds"] / run["seconds"], same)
+                )
+
+        print()
+        print("Table 1: fill-mask inference, same model and masked sentences")
+        header = (
+            f"{'model':<6} {'method':<18} {'masked':>6} {'seconds':>8} {'sent/s':>8} "
+            f"{'speedup':>8} {'peak RSS MiB':>12} {'+RSS MiB':>9} {'same top-k':>10}"
+        )
+        print(header)
+        print("-" * len(header))
+        for size, name, count, run, ratio, same in rows:
+            print(
+                f"{size:<6} {name:<18} {count:>6} {run['seconds']:>8.2f} "
+                f"{count / run['seconds']:>8.1f} {ratio:>7.1f}x {run['rss_peak']:>12.0f} "
+                f"{run['rss_peak'] - run['rss_before']:>9.0f} {'yes' if same else 'NO':>10}"
+            )
+
+        lag_size = "small" if args.quick else "base"
+        print()
+        print(f"Table 2: event-loop lag, 1,000 rows through asyncio.to_thread(augment), {lag_size}")
+        lag = asyncio.run(lag_run(model_dirs[lag_size], 1000, args.batch_size))
+        header = (
+            f"{'rows':>5} {'new':>5} {'seconds':>8} {'probes':>7} {'median ms':>10} "
+            f"{'p99 ms':>8} {'max ms':>8} {'< 100 ms':>9}"
+        )
+        print(header)
+        print("-" * len(header))
+        ok = lag["max"] < LAG_TARGET_MS
+        print(
+            f"{lag['rows']:>5} {lag['new']:>5} {lag['seconds']:>8.1f} {lag['probes']:>7} "
+            f"{lag['median']:>10.1f} {lag['p99']:>8.1f} {lag['max']:>8.1f} "
+            f"{'yes' if ok else 'NO':>9}"
+        )
+        if not all(same for *_, same in rows):
+            raise SystemExit("batched and one-at-a-time predictions differ")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,114 @@
+"""Discord glue for /augment and /datasets; the work is done by augment.job off the event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import math
+from pathlib import PurePath
+from typing import TYPE_CHECKING, Literal
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from augment import to_csv, to_xlsx
+from augment.job import AugmentRequest, run_augment_job
+from bot.checks import staff_only
+from bot.errors import UserFacingError
+from cogs.datasets._progress import ThrottledProgress
+from cogs.datasets._render import datasets_embed, progress_text, result_text
+
+if TYPE_CHECKING:
+    from bot.client import KoboBot
+
+PAGE_SIZE = 10
+
+
+class Datasets(commands.Cog):
+    def __init__(self, bot: KoboBot):
+        self.bot = bot
+        self.settings = bot.settings
+        self.datasets = bot.services.datasets
+        # Two BERT runs on a small machine only slow each other down: one at a time.
+        self._one_at_a_time = asyncio.Lock()
+
+    @app_commands.command(name="augment", description="Turn a sentence sheet into training data")
+    @app_commands.describe(
+        file="The sheet: .xlsx from the workshop template, .csv/.tsv, or chat .jsonl",
+        method="duplicate: repeat each example; bert: paraphrase the nouns in the questions",
+        count="Make the data up to this many times bigger",
+        top_k="bert: replacement words to consider per noun",
+        system_prompt="System prompt for sheets without a system column",
+        review_copy="Also attach a copy to read in Excel",
+    )
+    @app_commands.guild_only()
+    @staff_only()
+    async def augment(
+        self,
+        interaction: discord.Interaction,
+        file: discord.Attachment,
+        method: Literal["duplicate", "bert"],
+        count: app_commands.Range[int, 1, 100],
+        top_k: app_commands.Range[int, 1, 100] | None = None,
+        system_prompt: app_commands.Range[str, 1, 4000] | None = None,
+        review_copy: Literal["csv", "xlsx"] | None = None,
+    ):
+        limit = self.settings.augment_max_file_bytes
+        if file.size > limit:
+            raise UserFacingError(
+                f"{file.filename}: {file.size:,} bytes is over the limit of {limit:,} bytes."
+            )
+        await interaction.response.defer(thinking=True)
+        data = await file.read()
+        request = AugmentRequest(
+            data=data,
+            filename=file.filename,
+            method=method,
+            count=count,
+            top_k=top_k,
+            system_prompt=system_prompt,
+        )
+        if self._one_at_a_time.locked():
+            await interaction.edit_original_response(
+                content="Waiting for another augmentation to finish…"
+            )
+        async with self._one_at_a_time:
+            progress = ThrottledProgress(
+                lambda text: interaction.edit_original_response(content=text),
+                lambda done, total: progress_text(file.filename, method, done, total),
+            )
+            async with progress:
+                job = await asyncio.to_thread(
+                    run_augment_job, request, self.settings, progress.report
+                )
+        user = interaction.user
+        stem = PurePath(file.filename).stem
+        dataset = await self.datasets.add(
+            job.jsonl,
+            name=f"{stem}-{method}",
+            example_count=len(job.result.examples),
+            source_file=file.filename,
+            method=method,
+            by_id=str(user.id),
+            by_name=user.display_name,
+        )
+        files = [discord.File(io.BytesIO(job.jsonl), filename=f"{stem}-{method}.jsonl")]
+        if review_copy:
+            writer = to_csv if review_copy == "csv" else to_xlsx
+            review = await asyncio.to_thread(writer, job.result.examples)
+            files.append(discord.File(io.BytesIO(review), f"{stem}-{method}.{review_copy}"))
+        await interaction.edit_original_response(
+            content=result_text(job, dataset), attachments=files
+        )
+
+    @app_commands.command(name="datasets", description="The stored training datasets")
+    @app_commands.describe(page="Page number (newest first)")
+    @app_commands.guild_only()
+    async def list_datasets(
+        self, interaction: discord.Interaction, page: app_commands.Range[int, 1, 1000] = 1
+    ):
+        pages = max(1, math.ceil(await self.datasets.count() / PAGE_SIZE))
+        page = min(page, pages)
+        datasets = await self.datasets.recent(limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+        await interaction.response.send_message(embed=datasets_embed(datasets, page, pages))

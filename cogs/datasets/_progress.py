@@ -1,0 +1,62 @@
+"""Progress of a job running in a worker thread, shown by editing one Discord message."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+
+import discord
+
+log = logging.getLogger(__name__)
+
+# Discord rate-limits message edits; one every couple of seconds is plenty for a person.
+EDIT_INTERVAL_SECONDS = 2.0
+
+
+class ThrottledProgress:
+    """``report(done, total)`` may be called from any thread; at most one edit per interval."""
+
+    def __init__(
+        self,
+        edit: Callable[[str], Awaitable[object]],
+        render: Callable[[int, int], str],
+        interval: float = EDIT_INTERVAL_SECONDS,
+    ):
+        self._edit = edit
+        self._render = render
+        self._interval = interval
+        self._loop = asyncio.get_running_loop()
+        self._latest: tuple[int, int] | None = None
+        self._shown: tuple[int, int] | None = None
+        self._task: asyncio.Task | None = None
+
+    def report(self, done: int, total: int) -> None:
+        # Called from the worker thread: only hand the numbers to the loop.
+        self._loop.call_soon_threadsafe(self._set, done, total)
+
+    def _set(self, done: int, total: int) -> None:
+        self._latest = (done, total)
+
+    async def __aenter__(self) -> ThrottledProgress:
+        self._task = asyncio.create_task(self._run())
+        return self
+
+    async def __aexit__(self, *exc_info) -> None:
+        assert self._task is not None
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self._interval)
+            latest = self._latest
+            if latest is None or latest == self._shown:
+                continue
+            self._shown = latest
+            try:
+                await self._edit(self._render(*latest))
+            except discord.HTTPException:
+                log.warning("could not update a progress message", exc_info=True)

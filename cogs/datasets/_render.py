@@ -1,0 +1,52 @@
+"""How augmentation results and stored datasets look in Discord."""
+
+from __future__ import annotations
+
+import discord
+
+from augment.job import AugmentJob
+from cogs.robots._render import timestamp
+from storage.datasets import Dataset
+
+MESSAGE_LIMIT = 2000
+SAMPLE_LENGTH = 120
+
+
+def progress_text(filename: str, method: str, done: int, total: int) -> str:
+    name = discord.utils.escape_markdown(filename)
+    return f"Augmenting **{name}** with {method}: rows {done}/{total}"
+
+
+def result_text(job: AugmentJob, dataset: Dataset) -> str:
+    request = job.request
+    lines = [
+        f"**{discord.utils.escape_markdown(request.filename)}** → dataset **#{dataset.id}** "
+        f"({request.method}, count {request.count})",
+        *(f"- {line}" for line in job.summary()),
+    ]
+    if job.result.samples:
+        lines.append("New sentences, for example:")
+        lines += [f"> {_clip(sample)}" for sample in job.result.samples]
+    lines.append(f"Train on it with `/train dataset:{dataset.id}`.")
+    text = "\n".join(lines)
+    return text if len(text) <= MESSAGE_LIMIT else text[: MESSAGE_LIMIT - 1] + "…"
+
+
+def _clip(sentence: str) -> str:
+    one_line = " ".join(sentence.split())
+    clipped = one_line if len(one_line) <= SAMPLE_LENGTH else one_line[: SAMPLE_LENGTH - 1] + "…"
+    return discord.utils.escape_markdown(clipped)
+
+
+def datasets_embed(datasets: list[Dataset], page: int, pages: int) -> discord.Embed:
+    embed = discord.Embed(title="Datasets", colour=discord.Colour.green())
+    if not datasets:
+        embed.description = "No dataset yet: make one with `/augment`."
+        return embed
+    embed.description = "\n".join(
+        f"**#{d.id}** {discord.utils.escape_markdown(d.name)} · {d.example_count} examples · "
+        f"{d.method} · by {d.created_by_name} {timestamp(d.created_at)}"
+        for d in datasets
+    )
+    embed.set_footer(text=f"page {page}/{pages} · newest first")
+    return embed

@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+import io
+import json
+
+import openpyxl
+
+from augment import Example, ReadLimits, augment, read_sheet, to_csv, to_jsonl, to_xlsx
+
+LIMITS = ReadLimits(max_bytes=1_000_000, max_rows=100)
+EXAMPLES = [
+    Example.from_turns("あなたはスタックチャン", "こんにちは", "やあ！"),
+    Example.from_turns("あなたはスタックチャン", "=1+2 は？", '3だよ, たぶん\n"きっと"'),
+]
+
+
+def test_jsonl_is_one_chat_example_per_line_in_readable_utf8() -> None:
+    result = augment(EXAMPLES, method="duplicate", count=2)
+    data = to_jsonl(result.examples)
+
+    assert "こんにちは".encode() in data  # not \\u escapes
+    lines = data.decode("utf-8").splitlines()
+    assert len(lines) == 4
+    assert json.loads(lines[0]) == {
+        "messages": [
+            {"role": "system", "content": "あなたはスタックチャン"},
+            {"role": "user", "content": "こんにちは"},
+            {"role": "assistant", "content": "やあ！"},
+        ]
+    }
+    assert json.loads(lines[3])["messages"][2]["content"] == '3だよ, たぶん\n"きっと"'
+    # What we write, we read back unchanged.
+    again = read_sheet(data, "out.jsonl", default_system=None, limits=LIMITS)
+    assert [e.to_json_object() for e in again.examples] == [
+        e.to_json_object() for e in result.examples
+    ]
+
+
+def test_csv_has_a_bom_for_excel_and_reads_back() -> None:
+    data = to_csv(EXAMPLES)
+    assert data.startswith(b"\xef\xbb\xbfsystem,user,assistant\r\n")
+    again = read_sheet(data, "review.csv", default_system=None, limits=LIMITS)
+    assert [e.to_json_object() for e in again.examples] == [e.to_json_object() for e in EXAMPLES]
+
+
+def test_xlsx_keeps_text_that_looks_like_a_formula_and_reads_back() -> None:
+    data = to_xlsx(EXAMPLES)
+    sheet = openpyxl.load_workbook(io.BytesIO(data))["LearningData"]
+    assert sheet["B3"].value == "=1+2 は？" and sheet["B3"].data_type == "s"
+    again = read_sheet(data, "review.xlsx", default_system=None, limits=LIMITS)
+    assert [e.to_json_object() for e in again.examples] == [e.to_json_object() for e in EXAMPLES]
+
+
+def test_conversations_show_each_turn_on_its_own_line_in_review_copies() -> None:
+    conversation = Example(
+        messages=(
+            {"role": "system", "content": "s"},
+            {"role": "user", "content": "u1"},
+            {"role": "assistant", "content": "a1"},
+            {"role": "user", "content": "u2"},
+            {"role": "assistant", "content": "a2"},
+        )
+    )
+    text = to_csv([conversation]).decode("utf-8-sig")
+    assert text == 'system,user,assistant\r\ns,"u1\nu2","a1\na2"\r\n'

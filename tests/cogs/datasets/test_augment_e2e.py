@@ -1,0 +1,161 @@
+"""/augment and /datasets through the fake Discord, with a tiny BERT built by the tests."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pytest
+
+from tests.augment.conftest import JAPANESE_RIGGED
+from tests.augment.models import build_model, japanese_tokenizer
+from tests.augment.sheets import SYSTEM, workbook_bytes
+
+ROWS = [
+    ("System", "User", "Assistant"),
+    (SYSTEM, "公園で犬と遊びたい。", "いいね！"),
+    (None, None, None),
+    (SYSTEM, "魚は好き？", None),  # half-filled: skipped and reported
+    (SYSTEM, "好きな花は何？", "ひまわりだよ。"),
+]
+REPLACEMENTS = {"犬", "猫", "鳥", "魚", "花"} & set(JAPANESE_RIGGED)
+ORIGINALS = {"いいね！": "公園で犬と遊びたい。", "ひまわりだよ。": "好きな花は何？"}
+NOUNS = {"公園", "犬", "花"}
+
+
+def changed_part(before: str, after: str) -> tuple[str, str]:
+    """The differing middle of two strings, once their common prefix and suffix are cut."""
+    start = 0
+    while start < min(len(before), len(after)) and before[start] == after[start]:
+        start += 1
+    end = 0
+    while end < min(len(before), len(after)) - start and before[-1 - end] == after[-1 - end]:
+        end += 1
+    return before[start : len(before) - end], after[start : len(after) - end]
+
+
+@pytest.fixture(scope="module")
+def rigged_model_dir(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("ja-rigged-e2e")
+    return build_model(directory, japanese_tokenizer(directory), rigged=JAPANESE_RIGGED)
+
+
+@pytest.fixture
+def kobo_settings(kobo_settings, rigged_model_dir):
+    return kobo_settings.model_copy(update={"augment_model": str(rigged_model_dir)})
+
+
+def workshop_sheet() -> bytes:
+    return workbook_bytes([("Sheet1", []), ("LearningData", ROWS)], formatted_rows=50)
+
+
+async def run(fake, name, options, user):
+    return await (await fake.invoke(name, options, user=user)).wait_response()
+
+
+async def test_bert_augment_replies_with_a_jsonl_file_and_stores_the_dataset(
+    kobo, fake_discord, workshop
+):
+    sheet = fake_discord.attachment("robot.xlsx", workshop_sheet())
+    reply = await run(
+        fake_discord,
+        "augment",
+        {"file": sheet, "method": "bert", "count": 3, "top_k": 9},
+        workshop.staff,
+    )
+    assert not reply.ephemeral
+    assert "rows read: 3" in reply.content
+    assert "skipped: 1 (row 4: assistant is empty)" in reply.content
+    assert "examples out: 6 (2 original + 4 bert)" in reply.content
+    assert "dataset **#1**" in reply.content and "/train dataset:1" in reply.content
+
+    jsonl = reply.file("robot-bert.jsonl").data
+    lines = [json.loads(line) for line in jsonl.decode("utf-8").splitlines()]
+    assert "\\u" not in jsonl.decode("utf-8")  # Japanese is written as is
+    users = [line["messages"][1]["content"] for line in lines]
+    assert users[:2] == ["公園で犬と遊びたい。", "好きな花は何？"]  # originals first
+    assert len(set(users)) == len(users) == 6
+    for line in lines[2:]:
+        system, user, assistant = line["messages"]
+        assert system == {"role": "system", "content": SYSTEM}
+        original = ORIGINALS[assistant["content"]]
+        # Exactly one noun changed, in place; every other character is as written.
+        was, now = changed_part(original, user["content"])
+        assert was in NOUNS and now in REPLACEMENTS, (original, user["content"])
+
+    # The same bytes are stored for /train, and /datasets lists them.
+    dataset = await kobo.services.datasets.get(1)
+    assert dataset.example_count == 6 and dataset.source_file == "robot.xlsx"
+    stored = kobo.services.datasets.file_path(dataset).read_bytes()
+    assert stored == jsonl and dataset.sha256 == hashlib.sha256(jsonl).hexdigest()
+    listing = await run(fake_discord, "datasets", {}, workshop.child)
+    assert "**#1** robot-bert · 6 examples · bert · by alice" in listing.embeds[0]["description"]
+
+
+async def test_duplicate_of_a_shift_jis_csv_with_a_review_copy(kobo, fake_discord, workshop):
+    csv = "user,assistant\r\nこんにちは,やあ！\r\n元気？,元気だよ\r\n".encode("cp932")
+    reply = await run(
+        fake_discord,
+        "augment",
+        {
+            "file": fake_discord.attachment("挨拶.csv", csv),
+            "method": "duplicate",
+            "count": 3,
+            "system_prompt": "あなたはロボットです。",
+            "review_copy": "csv",
+        },
+        workshop.staff,
+    )
+    assert "examples out: 6 (2 original + 4 duplicate)" in reply.content
+    lines = [json.loads(x) for x in reply.file("挨拶-duplicate.jsonl").data.splitlines()]
+    assert [x["messages"][1]["content"] for x in lines] == ["こんにちは", "元気？"] * 3
+    assert {x["messages"][0]["content"] for x in lines} == {"あなたはロボットです。"}
+    review = reply.file("挨拶-duplicate.csv").data.decode("utf-8-sig")
+    assert review.splitlines()[1].split(",")[:2] == ["あなたはロボットです。", "こんにちは"]
+
+
+@pytest.mark.parametrize(
+    ("filename", "data", "says"),
+    [
+        ("notes.docx", b"PK\x03\x04", "notes.docx: unsupported file type '.docx'"),
+        ("broken.xlsx", b"not a zip file", "broken.xlsx"),
+        ("q.csv", b"question,answer\nhi,yo\n", "q.csv"),
+        ("bad.jsonl", b'{"messages": [}\n', "bad.jsonl, line 1: not valid JSON"),
+    ],
+)
+async def test_bad_files_get_a_clear_message_and_store_nothing(
+    kobo, fake_discord, workshop, filename, data, says
+):
+    reply = await run(
+        fake_discord,
+        "augment",
+        {"file": fake_discord.attachment(filename, data), "method": "duplicate", "count": 2},
+        workshop.staff,
+    )
+    assert says in reply.content
+    assert not reply.files
+    assert await kobo.services.datasets.count() == 0
+    # The bot keeps serving.
+    assert (await run(fake_discord, "stacks", {}, workshop.child)).embeds
+
+
+async def test_a_file_over_the_size_limit_is_refused_before_download(kobo, fake_discord, workshop):
+    kobo.settings.augment_max_file_bytes = 100
+    reply = await run(
+        fake_discord,
+        "augment",
+        {"file": fake_discord.attachment("big.csv", b"x" * 500), "method": "duplicate", "count": 2},
+        workshop.staff,
+    )
+    assert reply.ephemeral and "big.csv: 500 bytes is over the limit of 100 bytes" in reply.content
+    assert not fake_discord.requests_to("GET", "/attachments/")
+
+
+async def test_children_cannot_augment(kobo, fake_discord, workshop):
+    reply = await run(
+        fake_discord,
+        "augment",
+        {"file": fake_discord.attachment("a.csv", b"x"), "method": "duplicate", "count": 2},
+        workshop.child,
+    )
+    assert reply.ephemeral and "Only workshop staff can use /augment" in reply.content
