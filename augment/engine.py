@@ -159,9 +159,20 @@ def _bert(
 ) -> AugmentResult:
     slots = _slots(originals) if new_per_row > 0 else []
     tracker = _RowTracker(originals, slots, progress)
-    predictions = fill_mask.top_k_batched(
-        [slot.masked(fill_mask.mask_token) for slot in slots], top_k, on_batch=tracker.finished
+    # Children write alike ("好きな食べ物は？", "好きな飲み物は？"): the same masked sentence
+    # from several rows is predicted once.
+    masked = [slot.masked(fill_mask.mask_token) for slot in slots]
+    unique = list(dict.fromkeys(masked))
+    where = {text: index for index, text in enumerate(unique)}
+    slots_of: list[list[int]] = [[] for _ in unique]
+    for slot_index, text in enumerate(masked):
+        slots_of[where[text]].append(slot_index)
+    unique_predictions = fill_mask.top_k_batched(
+        unique,
+        top_k,
+        on_batch=lambda done: tracker.finished([s for index in done for s in slots_of[index]]),
     )
+    predictions = [unique_predictions[where[text]] for text in masked]
     tracker.finish()
 
     rejected: Counter[Rejection] = Counter()

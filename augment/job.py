@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import PurePath
 
 from augment.engine import AugmentResult, Method, augment
 from augment.export import to_jsonl
@@ -55,6 +56,22 @@ class AugmentJob:
 
 def limits_from(settings: AugmentSettings) -> ReadLimits:
     return ReadLimits(max_bytes=settings.augment_max_file_bytes, max_rows=settings.augment_max_rows)
+
+
+def training_jsonl(
+    data: bytes, filename: str, settings: AugmentSettings, system_prompt: str | None = None
+) -> tuple[bytes, str]:
+    """A file attached for training as JSONL: JSONL as it is (so its own line numbers stay
+    meaningful in problems), a sheet read the way /augment reads it. Returns bytes and name."""
+    if filename.lower().endswith(".jsonl"):
+        return data, filename
+    read = read_sheet(
+        data,
+        filename,
+        default_system=system_prompt or settings.augment_default_system,
+        limits=limits_from(settings),
+    )
+    return to_jsonl(read.examples), f"{PurePath(filename).stem}.jsonl"
 
 
 def run_augment_job(

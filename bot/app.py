@@ -16,6 +16,7 @@ from bot.services import Services
 from config import Settings
 from device_api.app import create_app
 from device_api.server import start_device_api, stop_device_api
+from finetune.models import ModelTableError
 from storage.database import Database, DatabaseError
 
 log = logging.getLogger(__name__)
@@ -50,8 +51,7 @@ class KoboApp:
             self._api_runner = await start_device_api(
                 api, self.settings.device_api_host, self.settings.device_api_port
             )
-            self.bot = KoboBot(self.settings, self.services, **self._bot_options)
-            self.bot.scheduler = self.scheduler
+            self.bot = KoboBot(self.settings, self.services, self.scheduler, **self._bot_options)
             await self.bot.login(self.settings.discord_token.get_secret_value())
             self._bot_task = asyncio.create_task(self.bot.connect(), name="discord-gateway")
         except BaseException:
@@ -89,6 +89,7 @@ class KoboApp:
             self._api_runner = None
         if self.services is not None:
             await self.services.last_seen.flush()
+            await self.services.finetune.close()
         if self.db is not None:
             await self.db.close()
             self.db = None
@@ -114,6 +115,9 @@ async def serve(settings: Settings) -> int:
         await app.run_until_stopped(stop)
     except discord.LoginFailure:
         log.error("DISCORD_TOKEN was rejected by Discord: check the bot token")
+        return 2
+    except ModelTableError as exc:
+        log.error("FINETUNE_MODELS: %s", exc)
         return 2
     except DatabaseError as exc:
         log.error("DATABASE_PATH: %s", exc)

@@ -12,10 +12,13 @@ from discord.ext import commands
 from augment.errors import AugmentError
 from bot.errors import UserFacingError
 from bot.replies import send_ephemeral
+from finetune.service import FineTuningError, FineTuningUnavailable
 from robots.model_ids import InvalidModelId
 from robots.service import InvalidStackId
 
 if TYPE_CHECKING:
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
     from bot.services import Services
     from config import Settings
 
@@ -28,6 +31,8 @@ USER_ERRORS: tuple[type[Exception], ...] = (
     InvalidModelId,
     InvalidStackId,
     AugmentError,
+    FineTuningUnavailable,
+    FineTuningError,
 )
 
 EXTENSIONS = (
@@ -38,7 +43,9 @@ EXTENSIONS = (
 
 
 class KoboBot(commands.Bot):
-    def __init__(self, settings: Settings, services: Services, **options):
+    def __init__(
+        self, settings: Settings, services: Services, scheduler: AsyncIOScheduler, **options
+    ):
         intents = discord.Intents.default()
         super().__init__(
             command_prefix=commands.when_mentioned,
@@ -49,6 +56,7 @@ class KoboBot(commands.Bot):
         )
         self.settings = settings
         self.services = services
+        self.scheduler = scheduler
 
     async def setup_hook(self) -> None:
         for extension in EXTENSIONS:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from config import Settings
+from finetune.models import ModelTable, load_model_table
+from finetune.service import FineTuneService, make_openai_client
 from robots.service import RobotService
 from storage.assignments import AssignmentRepository
 from storage.database import Database
@@ -19,14 +21,33 @@ class Services:
     last_seen: LastSeenRecorder
     robots: RobotService
     datasets: DatasetRepository
+    finetune: FineTuneService
+    base_models: ModelTable
 
     @classmethod
     def build(cls, settings: Settings, db: Database) -> Services:
+        """Raises ModelTableError when FINETUNE_MODELS cannot be used."""
+        base_models = load_model_table(settings.finetune_models)
         last_seen = LastSeenRecorder(db)
+        client = make_openai_client(
+            settings.openai_api_key.get_secret_value() if settings.openai_api_key else None,
+            base_url=settings.openai_base_url,
+            timeout=settings.openai_timeout_seconds,
+            max_retries=settings.openai_max_retries,
+        )
+        finetune = FineTuneService(client, db)
+        robots = RobotService(
+            AssignmentRepository(db),
+            last_seen,
+            settings.default_model,
+            more_models=finetune.succeeded_models,
+        )
         return cls(
             settings=settings,
             db=db,
             last_seen=last_seen,
-            robots=RobotService(AssignmentRepository(db), last_seen, settings.default_model),
+            robots=robots,
             datasets=DatasetRepository(db, settings.data_dir),
+            finetune=finetune,
+            base_models=base_models,
         )

@@ -74,8 +74,10 @@ class Settings(DeviceApiSettings, AugmentSettings):
     openai_max_retries: int = Field(3, ge=0, le=10)
     finetune_poll_seconds: float = Field(60.0, gt=0)
     finetune_progress_seconds: float = Field(300.0, ge=0)
-    # A JSON file that replaces the built-in table of fine-tunable models and prices.
-    finetune_models_file: Path | None = None
+    # Replaces the built-in table of fine-tunable models and prices: a .json/.toml file path
+    # or the JSON text itself (README, "Training").
+    finetune_models: str | None = None
+    finetune_max_file_bytes: int = Field(50_000_000, ge=1)
 
     @field_validator("discord_token", mode="after")
     @classmethod

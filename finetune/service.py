@@ -162,6 +162,11 @@ class FineTuneService:
             return FineTuningError(f"OpenAI refused {doing}: {_openai_message(exc)}")
         return FineTuningError(f"{doing} failed: {exc}")
 
+    async def close(self) -> None:
+        """Close the SDK's HTTP connections (at shutdown)."""
+        if self._client is not None:
+            await self._client.close()
+
     # --- actions ----------------------------------------------------------------------------
 
     async def start(

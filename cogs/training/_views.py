@@ -1,0 +1,148 @@
+"""Buttons and forms of the training feature."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+import discord
+
+from bot.checks import is_staff
+from bot.errors import UserFacingError
+from bot.replies import send_ephemeral
+from cogs.robots._render import change_message
+from robots.model_ids import InvalidModelId
+from robots.service import InvalidStackId
+
+if TYPE_CHECKING:
+    from bot.client import KoboBot
+
+log = logging.getLogger(__name__)
+
+PREVIEW_TIMEOUT_SECONDS = 600
+
+
+class StartOrCancel(discord.ui.View):
+    """Under a /train preview: only the staff member who asked may press, until it expires."""
+
+    def __init__(
+        self,
+        owner: discord.abc.User,
+        origin: discord.Interaction,
+        start: Callable[[discord.Interaction], Awaitable[None]],
+        timeout: float = PREVIEW_TIMEOUT_SECONDS,
+    ):
+        super().__init__(timeout=timeout)
+        self.owner = owner
+        self.origin = origin
+        self._start = start
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        if interaction.user.id != self.owner.id:
+            await send_ephemeral(
+                interaction, f"Only {self.owner.display_name} can start or cancel this fine-tune."
+            )
+            return False
+        return True
+
+    @discord.ui.button(label="Start", style=discord.ButtonStyle.success)
+    async def start_button(self, interaction: discord.Interaction, _button: discord.ui.Button):
+        self.stop()
+        await interaction.response.edit_message(content="Uploading and starting…", view=None)
+        await self._start(interaction)
+
+    @discord.ui.button(label="Cancel", style=discord.ButtonStyle.secondary)
+    async def cancel_button(self, interaction: discord.Interaction, _button: discord.ui.Button):
+        self.stop()
+        await interaction.response.edit_message(
+            content="Cancelled: nothing was uploaded.", embed=None, view=None
+        )
+
+    async def on_timeout(self) -> None:
+        try:
+            await self.origin.edit_original_response(
+                content="This preview expired; run /train again to start.", view=None
+            )
+        except discord.HTTPException:
+            log.debug("could not mark an expired /train preview", exc_info=True)
+
+    async def on_error(self, interaction: discord.Interaction, error: Exception, item) -> None:
+        if isinstance(error, UserFacingError):
+            message = str(error)
+        else:
+            log.error("starting a fine-tune failed", exc_info=error)
+            message = "Something went wrong on my side; the details are in the bot's log."
+        await interaction.edit_original_response(content=f"Not started: {message}", view=None)
+
+
+class AssignFineTune(
+    discord.ui.DynamicItem[discord.ui.Button], template=r"kobo:assign-ft:(?P<job_id>[\w.-]+)"
+):
+    """ "Assign to a robot…" under a success notice; works after restarts (dynamic item)."""
+
+    def __init__(self, job_id: str):
+        super().__init__(
+            discord.ui.Button(
+                label="Assign to a robot…",
+                style=discord.ButtonStyle.primary,
+                custom_id=f"kobo:assign-ft:{job_id}",
+            )
+        )
+        self.job_id = job_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str]
+    ) -> AssignFineTune:
+        return cls(match["job_id"])
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        bot: KoboBot = interaction.client  # type: ignore[assignment]
+        if not isinstance(interaction.user, discord.Member) or not is_staff(
+            interaction.user, bot.settings
+        ):
+            await send_ephemeral(interaction, "Only workshop staff can assign models to robots.")
+            return False
+        return True
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        bot: KoboBot = interaction.client  # type: ignore[assignment]
+        details = await bot.services.finetune.get_job(self.job_id, events=0)
+        if details is None or not details.job.fine_tuned_model:
+            await send_ephemeral(interaction, f"Job `{self.job_id}` has no model to assign.")
+            return
+        await interaction.response.send_modal(AssignModal(details.job.fine_tuned_model))
+
+
+def assign_view(job_id: str) -> discord.ui.View:
+    view = discord.ui.View(timeout=None)
+    view.add_item(AssignFineTune(job_id))
+    return view
+
+
+class AssignModal(discord.ui.Modal, title="Assign to a robot"):
+    stack_id = discord.ui.TextInput(label="Robot number (Stack-chan id)", max_length=10)
+
+    def __init__(self, model: str):
+        super().__init__()
+        self.model = model
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        bot: KoboBot = interaction.client  # type: ignore[assignment]
+        text = self.stack_id.value.strip()
+        if not text.isdigit():
+            await send_ephemeral(interaction, f"`{text}` is not a robot number (1, 2, 3, …).")
+            return
+        try:
+            change = await bot.services.robots.assign(
+                int(text),
+                self.model,
+                by_id=str(interaction.user.id),
+                by_name=interaction.user.display_name,
+            )
+        except (InvalidStackId, InvalidModelId) as exc:
+            await send_ephemeral(interaction, f"That does not work: {exc}.")
+            return
+        await interaction.response.send_message(change_message(change, bot.settings.default_model))

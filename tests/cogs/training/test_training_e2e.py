@@ -1,0 +1,280 @@
+"""/train to the channel's completion notice, through the fake Discord and the fake OpenAI."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+
+import aiohttp
+import pytest
+from pydantic import SecretStr
+
+from bot.app import KoboApp
+from tests.fakes.discord import FakeDiscord
+from tests.fakes.openai import FakeOpenAI
+
+BASE = "gpt-4o-mini-2024-07-18"
+MODEL = "ft:gpt-4o-mini-2024-07-18:acme:kobo:AbC123"
+
+
+def chat_jsonl(n: int = 12) -> bytes:
+    lines = [
+        json.dumps(
+            {
+                "messages": [
+                    {"role": "system", "content": "あなたはスタックチャンです。"},
+                    {"role": "user", "content": f"{i}たす{i}は？"},
+                    {"role": "assistant", "content": f"{2 * i}だよ！"},
+                ]
+            },
+            ensure_ascii=False,
+        )
+        for i in range(n)
+    ]
+    return ("\n".join(lines) + "\n").encode()
+
+
+@pytest.fixture
+async def fake_openai():
+    async with FakeOpenAI() as server:
+        yield server
+
+
+@pytest.fixture
+def kobo_settings(kobo_settings, fake_openai):
+    return kobo_settings.model_copy(
+        update={
+            "openai_api_key": SecretStr(fake_openai.api_key),
+            "openai_base_url": fake_openai.base_url,
+            "openai_max_retries": 2,
+            "openai_timeout_seconds": 5,
+            "finetune_poll_seconds": 0.2,
+            "finetune_progress_seconds": 0,
+        }
+    )
+
+
+def button(message, label: str) -> str:
+    for candidate in message.buttons:
+        if candidate.get("label") == label:
+            return candidate["custom_id"]
+    raise AssertionError(f"no {label!r} button on {message.text!r}")
+
+
+async def start_training(fake: FakeDiscord, workshop, options: dict | None = None) -> str:
+    """Staff run /train and press Start; returns the new job's id."""
+    options = options or {
+        "base_model": BASE,
+        "file": fake.attachment("robot.jsonl", chat_jsonl()),
+        "suffix": "kobo",
+    }
+    preview = await (await fake.invoke("train", options, user=workshop.staff)).wait_response()
+    assert preview.ephemeral
+    pressed = await fake.press_button(preview, button(preview, "Start"), user=workshop.staff)
+    announcement = await pressed.wait_for(
+        lambda i: next((m for m in i.followups if "started fine-tune" in m.content), None)
+    )
+    return announcement.content.split("`")[1]
+
+
+async def test_train_preview_start_and_completion_notice(kobo, fake_discord, fake_openai, workshop):
+    interaction = await fake_discord.invoke(
+        "train",
+        {"base_model": BASE, "file": fake_discord.attachment("robot.jsonl", chat_jsonl())},
+        user=workshop.staff,
+    )
+    preview = await interaction.wait_response()
+    assert preview.ephemeral
+    assert "12 valid of 12 lines" in preview.text
+    # 12 examples -> OpenAI's auto rule gives 100 // 12 = 8 epochs.
+    assert "× 8 (auto) epochs × $3 per 1M tokens" in preview.text
+    assert not fake_openai.calls("POST"), "nothing is uploaded before Start"
+
+    refused = await fake_discord.press_button(
+        preview, button(preview, "Start"), user=workshop.admin
+    )
+    assert "Only alice can start" in (await refused.wait_response()).content
+
+    pressed = await fake_discord.press_button(
+        preview, button(preview, "Start"), user=workshop.staff
+    )
+    announcement = await pressed.wait_for(
+        lambda i: next((m for m in i.followups if "started fine-tune" in m.content), None)
+    )
+    assert not announcement.ephemeral and "estimated $" in announcement.content
+    job_id = announcement.content.split("`")[1]
+    assert fake_openai.jobs[job_id].data["model"] == BASE
+    assert "Started `" in fake_discord.get_message(preview.id).content
+
+    fake_openai.advance(job_id, "running")
+    running = await fake_discord.wait_for_channel_message(
+        workshop.channel, lambda m: "started training" in m.content
+    )
+    assert job_id in running.content
+    fake_openai.succeed(job_id, model=MODEL)
+    done = await fake_discord.wait_for_channel_message(
+        workshop.channel, lambda m: "succeeded" in m.content
+    )
+    assert MODEL in done.content
+    assert done.file("training-loss.png").data.startswith(b"\x89PNG")
+    assert f"/assign stack_id:<number> model:{MODEL}" in done.text
+
+    # The new model is offered by /assign, and the button assigns it right there.
+    choices = await fake_discord.autocomplete(
+        "assign", {"stack_id": 4, "model": "acme"}, focused="model", user=workshop.staff
+    )
+    assert [c["value"] for c in choices] == [MODEL]
+    click = await fake_discord.press_button(
+        done, button(done, "Assign to a robot…"), user=workshop.staff
+    )
+    await click.wait_modal()
+    submitted = await fake_discord.submit_modal(click, {"Robot number (Stack-chan id)": "4"})
+    assert f"→ `{MODEL}`" in (await submitted.wait_response()).content
+    url = f"http://127.0.0.1:{kobo.device_api_port}/get_text?number=4"
+    async with aiohttp.ClientSession() as http, http.get(url) as response:
+        assert await response.read() == f'{{"message":"{MODEL}"}}'.encode()
+
+    # Exactly one notice of each kind, however many ticks ran.
+    texts = [m.content for m in fake_discord.channel_messages(workshop.channel)]
+    assert sum("succeeded" in t for t in texts) == 1
+    assert sum("started training" in t for t in texts) == 1
+
+
+async def test_bad_data_is_reported_by_line_and_cannot_be_started(
+    kobo, fake_discord, fake_openai, workshop
+):
+    lines = chat_jsonl(12).decode().splitlines()
+    lines[2] = json.dumps({"messages": [{"role": "user", "content": "hi"}]})
+    lines[6] = json.dumps({"messages": [{"role": "robot", "content": "x"}]})
+    data = ("\n".join(lines) + "\n").encode()
+    reply = await (
+        await fake_discord.invoke(
+            "train",
+            {"base_model": BASE, "file": fake_discord.attachment("bad.jsonl", data)},
+            user=workshop.staff,
+        )
+    ).wait_response()
+    assert reply.ephemeral and not reply.buttons
+    assert "bad.jsonl line 3" in reply.text and "bad.jsonl line 7" in reply.text
+    assert "nothing was uploaded" in reply.text
+    assert not fake_openai.calls("POST")
+
+
+async def test_a_stored_dataset_trains_by_id(kobo, fake_discord, fake_openai, workshop):
+    await kobo.services.datasets.add(
+        chat_jsonl(20),
+        name="robot-bert",
+        example_count=20,
+        source_file="robot.xlsx",
+        method="bert",
+        by_id="1",
+        by_name="alice",
+    )
+    choices = await fake_discord.autocomplete(
+        "train", {"base_model": BASE, "dataset": ""}, focused="dataset", user=workshop.staff
+    )
+    assert choices == [{"name": "#1 robot-bert (20 examples)", "value": 1}]
+    job_id = await start_training(fake_discord, workshop, {"base_model": BASE, "dataset": 1})
+    training_file = fake_openai.jobs[job_id].data["training_file"]
+    assert fake_openai.files[training_file]["purpose"] == "fine-tune"
+    assert fake_openai.file_contents[training_file] == chat_jsonl(20)
+
+
+async def test_without_a_key_train_says_which_setting_to_fill(
+    fake_discord, workshop, kobo_settings, tmp_path
+):
+    settings = kobo_settings.model_copy(update={"openai_api_key": None})
+    with fake_discord.patched_discord():
+        async with KoboApp(settings, guild_ready_timeout=0.05) as app:
+            await app.wait_until_ready()
+            reply = await (
+                await fake_discord.invoke(
+                    "train",
+                    {"base_model": BASE, "file": fake_discord.attachment("a.jsonl", b"{}")},
+                    user=workshop.staff,
+                )
+            ).wait_response()
+            assert reply.ephemeral and "OPENAI_API_KEY" in reply.content
+            # The rest of the bot works.
+            stacks = await (
+                await fake_discord.invoke("stacks", {}, user=workshop.child)
+            ).wait_response()
+            assert stacks.embeds
+
+
+async def test_restart_mid_job_gives_exactly_one_completion_notice(
+    fake_discord, fake_openai, workshop, kobo_settings
+):
+    @contextlib.asynccontextmanager
+    async def kobo_process():
+        with fake_discord.patched_discord():
+            async with KoboApp(kobo_settings, guild_ready_timeout=0.05) as app:
+                await app.wait_until_ready()
+                yield app
+
+    async with kobo_process():
+        job_id = await start_training(fake_discord, workshop)
+        fake_openai.advance(job_id, "running")
+        await fake_discord.wait_for_channel_message(
+            workshop.channel, lambda m: "started training" in m.content
+        )
+    # The bot is down while the job finishes.
+    fake_openai.succeed(job_id, model=MODEL)
+    async with kobo_process():
+        await fake_discord.wait_for_channel_message(
+            workshop.channel, lambda m: "succeeded" in m.content
+        )
+        for _ in range(5):  # let several more ticks run
+            await fake_openai.wait_for_request("/v1/fine_tuning/jobs")
+    texts = [m.content for m in fake_discord.channel_messages(workshop.channel)]
+    assert sum("succeeded" in t for t in texts) == 1
+    assert sum("started training" in t for t in texts) == 1
+
+
+async def test_bursts_of_429_and_500_leave_the_job_running_and_the_notice_comes(
+    kobo, fake_discord, fake_openai, workshop
+):
+    job_id = await start_training(fake_discord, workshop)
+    fake_openai.advance(job_id, "running")
+    fake_openai.fail_next(6, 429, method="GET")
+    fake_openai.fail_next(6, 500, method="GET")
+    await fake_discord.wait_for_channel_message(
+        workshop.channel, lambda m: "started training" in m.content, timeout=15
+    )
+    assert fake_openai.pending_faults == 0
+    details = await kobo.services.finetune.get_job(job_id)
+    assert details.job.status == "running"
+    fake_openai.succeed(job_id, model=MODEL)
+    await fake_discord.wait_for_channel_message(
+        workshop.channel, lambda m: "succeeded" in m.content, timeout=15
+    )
+    texts = [m.content for m in fake_discord.channel_messages(workshop.channel)]
+    assert not any("error" in t.lower() or "429" in t for t in texts)
+
+
+async def test_jobs_job_and_cancel(kobo, fake_discord, fake_openai, workshop):
+    job_id = await start_training(fake_discord, workshop)
+    listing = await (await fake_discord.invoke("jobs", {}, user=workshop.child)).wait_response()
+    assert job_id in listing.embeds[0]["description"]
+    shown = await (
+        await fake_discord.invoke("job", {"job_id": job_id}, user=workshop.child)
+    ).wait_response()
+    assert job_id in shown.text and BASE in shown.text
+
+    refused = await (
+        await fake_discord.invoke("cancel", {"job_id": job_id}, user=workshop.child)
+    ).wait_response()
+    assert refused.ephemeral and "Only workshop staff" in refused.content
+
+    cancelled = await (
+        await fake_discord.invoke("cancel", {"job_id": job_id}, user=workshop.staff)
+    ).wait_response()
+    assert "Asked OpenAI to cancel" in cancelled.content
+    notice = await fake_discord.wait_for_channel_message(
+        workshop.channel, lambda m: "was cancelled" in m.content
+    )
+    assert f"<@{workshop.staff.id}>" in notice.content
+    unknown = await (
+        await fake_discord.invoke("job", {"job_id": "ftjob-nope"}, user=workshop.child)
+    ).wait_response()
+    assert unknown.ephemeral and "I know no job `ftjob-nope`" in unknown.content
