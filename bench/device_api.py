@@ -246,9 +246,7 @@ def main() -> None:
             for _ in range(args.rounds):
                 for mode, (_, port) in servers.items():
                     run_wrk(port, script, 1, args.connections)  # warm up
-                    results[mode].append(
-                        run_wrk(port, script, args.duration, args.connections)
-                    )
+                    results[mode].append(run_wrk(port, script, args.duration, args.connections))
         finally:
             for process, _ in servers.values():
                 process.send_signal(signal.SIGTERM)

@@ -70,6 +70,16 @@ class KoboBot(commands.Bot):
             synced = await self.tree.sync()
             log.info("synced %d app commands globally", len(synced))
 
+    async def close(self) -> None:
+        # Unload first, so each extension stops its scheduled work while Discord and the
+        # database are still there for it to finish.
+        for extension in reversed(list(self.extensions)):
+            try:
+                await self.unload_extension(extension)
+            except commands.ExtensionError:
+                log.exception("unloading %s failed", extension)
+        await super().close()
+
     async def on_ready(self) -> None:
         log.info("logged in to Discord as %s (%s)", self.user, getattr(self.user, "id", "?"))
 

@@ -82,6 +82,11 @@ class FineTunePoller:
         await self.deliver_pending(report)
         return report
 
+    async def drain(self) -> None:
+        """Wait for a tick in progress to finish (at shutdown, before the database closes)."""
+        async with self._poll_lock, self._deliver_lock:
+            pass
+
     # --- polling ----------------------------------------------------------------------------
 
     async def poll_jobs(self, report: TickReport | None = None) -> TickReport:

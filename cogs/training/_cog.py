@@ -49,6 +49,9 @@ class Training(commands.Cog):
         self.bot.remove_dynamic_items(AssignFineTune)
         if self.bot.scheduler.get_job(POLL_JOB_ID):
             self.bot.scheduler.remove_job(POLL_JOB_ID)
+        # A tick cut short mid-transaction would be retried anyway, but finishing it keeps
+        # shutdown quiet and its notices posted.
+        await self.poller.drain()
 
     # --- /train -------------------------------------------------------------------------
 

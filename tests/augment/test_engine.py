@@ -108,6 +108,16 @@ def test_sentences_already_in_the_data_are_never_produced(rigged_japanese: FillM
     assert len(set(user_texts(result.examples))) == len(result.examples)
 
 
+def test_rows_that_share_a_masked_sentence_each_get_their_variants(
+    rigged_japanese: FillMaskModel,
+) -> None:
+    # Both rows mask to "[MASK]の本": predicted once, used for both. 猫の本 and 犬の本 are
+    # originals and 鳥の本 is row 1's, so row 2 goes on to its next candidates.
+    result = augment(rows("犬の本", "猫の本"), method="bert", count=3, fill_mask=rigged_japanese)
+    assert user_texts(result.new_examples) == ["犬の犬", "鳥の本", "猫の犬", "猫の猫"]
+    assert result.rejected[Rejection.DUPLICATE] == 3
+
+
 def test_count_and_operator_cap_limit_new_examples_per_row(rigged_japanese: FillMaskModel) -> None:
     originals = rows("私の犬は元気です。")
     assert (
