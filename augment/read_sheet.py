@@ -15,6 +15,8 @@ from augment.table import Header, Row, cell_text, find_header, limited, values
 
 EXCEL_SUFFIXES = (".xlsx", ".xlsm")
 SUFFIXES = (*EXCEL_SUFFIXES, ".csv", ".tsv", ".jsonl")
+# An xlsx is zipped XML; formatting compresses very well, so allow this much unpacked per byte.
+UNPACKED_PER_BYTE = 40
 # How many skipped rows a "no usable rows" message spells out before "and N more".
 SHOWN_SKIPS = 3
 
@@ -71,7 +73,8 @@ def read_sheet(
     if suffix == ".jsonl":
         return _read_jsonl(data, name, default_system, limits)
     if suffix in EXCEL_SUFFIXES:
-        with open_workbook(data, name) as workbook:
+        max_unpacked = limits.max_bytes * UNPACKED_PER_BYTE
+        with open_workbook(data, name, max_unpacked=max_unpacked) as workbook:
             sheet = choose_sheet(workbook, name)
             return _read_rows(
                 xlsx_rows(sheet, name),

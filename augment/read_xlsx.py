@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -28,7 +29,17 @@ def column_letter(index: int) -> str:
 
 
 @contextmanager
-def open_workbook(data: bytes, filename: str) -> Iterator[Any]:
+def open_workbook(data: bytes, filename: str, *, max_unpacked: int) -> Iterator[Any]:
+    """``max_unpacked``: an xlsx is a zip; a small upload could unpack to gigabytes of XML."""
+    try:
+        unpacked = sum(item.file_size for item in zipfile.ZipFile(io.BytesIO(data)).infolist())
+    except (zipfile.BadZipFile, OSError, ValueError):
+        unpacked = 0  # not a zip at all: load_workbook below says so in its own words
+    if unpacked > max_unpacked:
+        raise InputError(
+            f"{filename}: the workbook unpacks to {unpacked:,} bytes, over the limit of "
+            f"{max_unpacked:,}; delete unused sheets and formatting, or split it."
+        )
     try:
         # data_only: a formula cell gives the value Excel saved with it, not the formula text.
         workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)

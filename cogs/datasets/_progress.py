@@ -22,11 +22,11 @@ class ThrottledProgress:
         self,
         edit: Callable[[str], Awaitable[object]],
         render: Callable[[int, int], str],
-        interval: float = EDIT_INTERVAL_SECONDS,
+        interval: float | None = None,
     ):
         self._edit = edit
         self._render = render
-        self._interval = interval
+        self._interval = EDIT_INTERVAL_SECONDS if interval is None else interval
         self._loop = asyncio.get_running_loop()
         self._latest: tuple[int, int] | None = None
         self._shown: tuple[int, int] | None = None

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import io
+import zipfile
+
 import pytest
 
 from augment import InputError, ReadLimits, SkippedRow, read_sheet
@@ -199,3 +202,18 @@ def test_byte_limit_is_checked_before_parsing() -> None:
     assert str(error.value) == (
         "big.xlsx: the file is 2,001 bytes, over the limit of 2,000; split it into smaller files."
     )
+
+
+def test_workbook_that_unpacks_to_far_more_than_its_size_is_refused() -> None:
+    data = workbook_bytes([("LearningData", [["system", "user", "assistant"], ["s", "u", "a"]])])
+    source = zipfile.ZipFile(io.BytesIO(data))
+    bomb = io.BytesIO()
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as target:
+        for item in source.infolist():
+            target.writestr(item, source.read(item.filename))
+        target.writestr("xl/media/padding.bin", b"\0" * 5_000_000)
+    assert len(bomb.getvalue()) < 30_000
+    with pytest.raises(
+        InputError, match=r"^bomb\.xlsx: the workbook unpacks to 5,0\d\d,\d\d\d bytes"
+    ):
+        read_sheet(bomb.getvalue(), "bomb.xlsx", default_system=None, limits=ReadLimits(30_000, 10))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 
@@ -280,3 +281,20 @@ async def test_jobs_job_and_cancel(kobo, fake_discord, fake_openai, workshop):
         await fake_discord.invoke("job", {"job_id": "ftjob-nope"}, user=workshop.child)
     ).wait_response()
     assert unknown.ephemeral and "I know no job `ftjob-nope`" in unknown.content
+
+
+async def test_a_deleted_channel_drops_the_notice_but_the_job_is_recorded(
+    kobo, fake_discord, fake_openai, workshop, caplog
+):
+    job_id = await start_training(fake_discord, workshop)
+    fake_discord.make_channel_unknown(workshop.channel)
+    fake_openai.succeed(job_id, model=MODEL)
+    for _ in range(200):  # the poller runs every 0.2 s; give it up to 10 s
+        details = await kobo.services.finetune.get_job(job_id)
+        if details.job.status == "succeeded" and "is gone" in caplog.text:
+            break
+        await asyncio.sleep(0.05)
+    assert details.job.status == "succeeded" and details.job.fine_tuned_model == MODEL
+    assert "its channel" in caplog.text and "is gone" in caplog.text
+    # The model can still be assigned: it is in /assign's suggestions.
+    assert MODEL in await kobo.services.robots.known_models()
