@@ -7,7 +7,6 @@ import json
 
 import pytest
 
-from cogs.datasets import _progress as progress_module
 from tests.augment.conftest import JAPANESE_RIGGED
 from tests.augment.models import build_model, japanese_tokenizer
 from tests.augment.sheets import SYSTEM, workbook_bytes
@@ -160,37 +159,3 @@ async def test_children_cannot_augment(kobo, fake_discord, workshop):
         workshop.child,
     )
     assert reply.ephemeral and "Only workshop staff can use /augment" in reply.content
-
-
-async def test_a_long_run_edits_one_progress_message(kobo, fake_discord, workshop, monkeypatch):
-    monkeypatch.setattr(progress_module, "EDIT_INTERVAL_SECONDS", 0.001)
-    rows = [("system", "user", "assistant")]
-    rows += [(SYSTEM, f"公園で犬と花を見た{i}。", "いいね！") for i in range(300)]
-    interaction = await fake_discord.invoke(
-        "augment",
-        {
-            "file": fake_discord.attachment("big.xlsx", workbook_bytes([("LearningData", rows)])),
-            "method": "bert",
-            "count": 2,
-        },
-        user=workshop.staff,
-    )
-    final = await interaction.wait_for(
-        lambda i: (
-            i.final_message
-            if i.final_message and "examples out" in i.final_message.content
-            else None
-        ),
-        timeout=60,
-    )
-    edits = [
-        r.json.get("content", "")
-        for r in fake_discord.requests_to("PATCH", "/messages/@original")
-        if r.json
-    ]
-    progress = [text for text in edits if "rows " in text and "/300" in text]
-    assert progress, edits
-    assert progress[-1].startswith("Augmenting **big.xlsx** with bert: rows ")
-    # All of it happened in the one reply message.
-    assert final.edit_count >= len(progress) + 1
-    assert len(interaction.responses) == 1
