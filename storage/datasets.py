@@ -7,6 +7,7 @@ file, and a crash leaves at most a stray ``.tmp`` file.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import re
@@ -63,8 +64,8 @@ class DatasetRepository:
             Path(DATASETS_SUBDIR) / f"{_safe_stem(name)}-{secrets.token_hex(4)}.jsonl"
         ).as_posix()
         target = self._data_dir / relative
-        _write_atomically(folder, target, content)
-        digest = hashlib.sha256(content).hexdigest()
+        # File I/O and hashing of a few MB would stall the event loop: do them in a thread.
+        digest = await asyncio.to_thread(_write_atomically, folder, target, content)
         try:
             async with self._db.transaction() as conn:
                 async with conn.execute(
@@ -110,7 +111,8 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _write_atomically(folder: Path, target: Path, content: bytes) -> None:
+def _write_atomically(folder: Path, target: Path, content: bytes) -> str:
+    """Write ``content`` to ``target`` all or nothing; returns its sha256."""
     folder.mkdir(parents=True, exist_ok=True)
     temporary = target.with_suffix(".tmp")
     with open(temporary, "wb") as handle:
@@ -118,3 +120,4 @@ def _write_atomically(folder: Path, target: Path, content: bytes) -> None:
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(temporary, target)
+    return hashlib.sha256(content).hexdigest()
