@@ -11,6 +11,7 @@ import asyncio
 import logging
 import signal
 import sys
+import threading
 
 from config.settings import DeviceApiSettings, load_settings
 from device_api.app import create_app
@@ -19,15 +20,21 @@ from storage.database import DatabaseError
 
 log = logging.getLogger("device_api")
 
+AIOSQLITE_STOP_SECONDS = 2.0
+
 
 async def serve(settings: DeviceApiSettings) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    runner = await start_device_api(
-        create_app(settings), settings.device_api_host, settings.device_api_port
-    )
+    try:
+        runner = await start_device_api(
+            create_app(settings), settings.device_api_host, settings.device_api_port
+        )
+    except DatabaseError:
+        await _let_aiosqlite_threads_finish()
+        raise
     try:
         for host, port in bound_addresses(runner):
             log.info("device API listening on http://%s:%d", host, port)
@@ -36,6 +43,22 @@ async def serve(settings: DeviceApiSettings) -> None:
     finally:
         await stop_device_api(runner)
     log.info("device API stopped")
+
+
+async def _let_aiosqlite_threads_finish() -> None:
+    # aiosqlite stops a connection that failed to open without waiting for its worker thread;
+    # if asyncio.run closes the loop first, that thread prints a traceback on its way out.
+    workers = [
+        thread
+        for thread in threading.enumerate()
+        if thread.name.endswith("(_connection_worker_thread)")
+    ]
+    await asyncio.to_thread(_join, workers, AIOSQLITE_STOP_SECONDS)
+
+
+def _join(threads: list[threading.Thread], seconds: float) -> None:
+    for thread in threads:
+        thread.join(seconds)
 
 
 def main() -> int:

@@ -21,8 +21,7 @@ from config.settings import DeviceApiSettings
 from device_api.directory import EXTERNAL_WRITE_CHECK_SECONDS, ModelDirectory
 from device_api.keys import DATABASE, DIRECTORY, RECORDER, SETTINGS
 from device_api.last_seen_flush import PeriodicFlush
-from device_api.middlewares import bearer_token_required, json_errors
-from device_api.routes import setup_api_v1_routes, setup_routes
+from device_api.routes import setup_routes
 from storage.database import Database
 from storage.last_seen import LastSeenRecorder
 
@@ -39,7 +38,7 @@ def create_app(
     """Build the app; see the module docstring for the two ways to provide the database."""
     if db is None and recorder is not None:
         raise ValueError("a recorder needs its database: pass db= as well")
-    app = web.Application(middlewares=[json_errors])
+    app = web.Application()
     app[SETTINGS] = settings
     if db is None:
         app.cleanup_ctx.append(_own_database)
@@ -48,12 +47,7 @@ def create_app(
         app[RECORDER] = recorder or LastSeenRecorder(db)
     app.cleanup_ctx.append(_model_directory(external_write_check_seconds))
     app.cleanup_ctx.append(_last_seen_flush)
-    setup_routes(app, legacy_endpoint_enabled=settings.legacy_endpoint_enabled)
-
-    token = settings.device_api_token
-    api = web.Application(middlewares=[bearer_token_required(token)] if token else [])
-    setup_api_v1_routes(api)
-    app.add_subapp("/api/v1/", api)
+    setup_routes(app, settings)
     return app
 
 

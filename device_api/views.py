@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from device_api.errors import internal_error
 from device_api.keys import DATABASE, DIRECTORY, RECORDER, SETTINGS
 from device_api.responses import JSON, etagged_json, json_error, json_response
 from device_api.stack_ids import InvalidStackId, parse_stack_id
@@ -20,13 +21,18 @@ async def get_text(request: web.Request) -> web.Response:
         stack_id = parse_stack_id(request.query.get("number"), "number")
     except InvalidStackId as exc:
         return json_error(400, f"{exc}; use /get_text?number=<StackchanID>")
-    body = await request.app[DIRECTORY].legacy_body(stack_id)
-    # In memory only; PeriodicFlush writes the sightings in one transaction every few seconds.
-    request.app[RECORDER].record(stack_id, request.remote)
+    try:
+        body = await request.app[DIRECTORY].legacy_body(stack_id)
+        # In memory only; PeriodicFlush writes the sightings in one transaction every few s.
+        request.app[RECORDER].record(stack_id, request.remote)
+    except Exception:
+        # Not expected (the directory serves its last table when the database fails), but
+        # a robot must never get aiohttp's HTML error page.
+        return internal_error(request)
     return web.Response(body=body, content_type=JSON)
 
 
-async def legacy_endpoint_disabled(request: web.Request) -> web.Response:
+async def legacy_disabled(request: web.Request) -> web.Response:
     return json_error(404, "/get_text is turned off on this server (LEGACY_ENDPOINT_ENABLED)")
 
 
@@ -36,14 +42,12 @@ async def healthz(request: web.Request) -> web.Response:
     return json_response({"status": "unavailable", "error": "the database does not answer"}, 503)
 
 
-# /api/v1 lives in a sub-application: request.app is that sub-app, so the shared state is
-# read through request.config_dict, which also looks in the parent.
 # A dashboard reading a robot is not the robot booting: these views record no sightings.
 
 
 async def list_stacks(request: web.Request) -> web.Response:
-    default_model = request.config_dict[SETTINGS].default_model
-    robots = await AssignmentRepository(request.config_dict[DATABASE]).overview()
+    default_model = request.app[SETTINGS].default_model
+    robots = await AssignmentRepository(request.app[DATABASE]).overview()
     return etagged_json(
         request,
         {
@@ -58,8 +62,8 @@ async def get_stack(request: web.Request) -> web.Response:
         stack_id = parse_stack_id(request.match_info["stack_id"], "stack id")
     except InvalidStackId as exc:
         return json_error(400, str(exc))
-    default_model = request.config_dict[SETTINGS].default_model
-    robots = await AssignmentRepository(request.config_dict[DATABASE]).overview()
+    default_model = request.app[SETTINGS].default_model
+    robots = await AssignmentRepository(request.app[DATABASE]).overview()
     robot = next((r for r in robots if r.stack_id == stack_id), None)
     # A robot nobody assigned and that never asked still has an answer: the default model.
     robot = robot or RobotOverview(stack_id, None, None, None)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import sqlite3
+import threading
 import uuid
 from importlib import resources
 from pathlib import Path
@@ -139,6 +141,10 @@ async def test_unopenable_path_is_a_clear_error(tmp_path):
 
     with pytest.raises(DatabaseError, match=r"cannot open database .*a-directory"):
         await Database.open(tmp_path / "a-directory")
+    # aiosqlite stops the failed connection's thread without waiting for it; let it finish
+    # while this test's loop is open, or it reports "Event loop is closed" from that thread.
+    workers = [t for t in threading.enumerate() if t.name.endswith("_connection_worker_thread)")]
+    await asyncio.to_thread(lambda: [t.join(2) for t in workers])
 
 
 async def test_wal_foreign_keys_and_busy_timeout_are_on_for_both_connections(tmp_path):
