@@ -132,6 +132,13 @@ class Result:
     p50_ms: float
     p99_ms: float
     errors: int
+    cpu_us: float  # server CPU time per request: less sensitive to other load on the box
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def make_database(path: Path) -> tuple[float, float]:
@@ -186,7 +193,8 @@ def check_answers(port: int, mode: str) -> None:
             raise SystemExit(f"{mode} answered {body!r} for robot {stack_id}")
 
 
-def run_wrk(port: int, script: Path, seconds: int, connections: int) -> Result:
+def run_wrk(pid: int, port: int, script: Path, seconds: int, connections: int) -> Result:
+    cpu_before = cpu_seconds(pid)
     done = subprocess.run(
         [
             "wrk",
@@ -202,6 +210,7 @@ def run_wrk(port: int, script: Path, seconds: int, connections: int) -> Result:
         capture_output=True,
         text=True,
     )
+    cpu = cpu_seconds(pid) - cpu_before
     if done.returncode != 0:
         raise SystemExit(f"wrk failed ({done.returncode}): {done.stderr.strip()}")
     out = done.stdout
@@ -213,7 +222,9 @@ def run_wrk(port: int, script: Path, seconds: int, connections: int) -> Result:
     if not found:
         raise SystemExit(f"could not read wrk's output:\n{out}")
     requests, duration, errors, non2xx, p50, p99 = map(int, found.groups())
-    return Result(requests / (duration / 1e6), p50 / 1e3, p99 / 1e3, errors + non2xx)
+    return Result(
+        requests / (duration / 1e6), p50 / 1e3, p99 / 1e3, errors + non2xx, cpu / requests * 1e6
+    )
 
 
 def main() -> None:
@@ -244,9 +255,11 @@ def main() -> None:
             for mode, (_, port) in servers.items():
                 check_answers(port, mode)
             for _ in range(args.rounds):
-                for mode, (_, port) in servers.items():
-                    run_wrk(port, script, 1, args.connections)  # warm up
-                    results[mode].append(run_wrk(port, script, args.duration, args.connections))
+                for mode, (process, port) in servers.items():
+                    run_wrk(process.pid, port, script, 1, args.connections)  # warm up
+                    results[mode].append(
+                        run_wrk(process.pid, port, script, args.duration, args.connections)
+                    )
         finally:
             for process, _ in servers.values():
                 process.send_signal(signal.SIGTERM)
@@ -265,17 +278,25 @@ def print_report(results, args, record_us: float, flush_ms: float) -> None:
         f"\n/get_text, {ROBOTS} robots, wrk -t1 -c{args.connections}, "
         f"{args.rounds} x {args.duration} s per server (medians), {os.cpu_count()} CPUs\n"
     )
-    print(f"{'server':<24}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}{'vs bare':>9}")
+    bare_cpu = median("bare", "cpu_us")
+    print(
+        f"{'server':<24}{'req/s':>9}{'p50 ms':>8}{'p99 ms':>8}{'errors':>7}{'vs bare':>9}"
+        f"{'CPU us/req':>12}{'vs bare':>9}"
+    )
     for mode, label in MODES.items():
         errors = sum(r.errors for r in results[mode])
-        ratio = median(mode, "rps") / bare_rps
         print(
-            f"{label:<24}{median(mode, 'rps'):>10.0f}{median(mode, 'p50_ms'):>9.2f}"
-            f"{median(mode, 'p99_ms'):>9.2f}{errors:>8}{ratio:>8.2f}x"
+            f"{label:<24}{median(mode, 'rps'):>9.0f}{median(mode, 'p50_ms'):>8.2f}"
+            f"{median(mode, 'p99_ms'):>8.2f}{errors:>7}{median(mode, 'rps') / bare_rps:>8.2f}x"
+            f"{median(mode, 'cpu_us'):>12.1f}{bare_cpu / median(mode, 'cpu_us'):>8.2f}x"
         )
     ratio = median("kobo", "rps") / bare_rps
     verdict = "meets" if ratio >= TARGET_RATIO else "BELOW"
-    print(f"\nkobo / bare = {ratio:.2f}x ({verdict} the {TARGET_RATIO}x target)")
+    print(f"\nkobo / bare throughput = {ratio:.2f}x ({verdict} the {TARGET_RATIO}x target)")
+    print(
+        "CPU 'vs bare' = bare's CPU per request / this server's: the throughput ratio a"
+        " server would reach with a core to itself"
+    )
     print(
         f"last-seen: record() {record_us:.2f} us per request; flush of {ROBOTS} sightings "
         f"{flush_ms:.1f} ms, once per 5 s = {flush_ms / 5000 * 100:.2f}% of the loop"

@@ -14,7 +14,7 @@ from bot.errors import UserFacingError
 from bot.replies import send_ephemeral
 from finetune.service import FineTuningError, FineTuningUnavailable
 from robots.model_ids import InvalidModelId
-from robots.service import InvalidStackId
+from robots.stack_ids import InvalidStackId
 
 if TYPE_CHECKING:
     from apscheduler.schedulers.asyncio import AsyncIOScheduler

@@ -7,7 +7,7 @@ from aiohttp import web
 from device_api.errors import internal_error
 from device_api.keys import DATABASE, DIRECTORY, RECORDER, SETTINGS
 from device_api.responses import JSON, etagged_json, json_error, json_response
-from device_api.stack_ids import InvalidStackId, parse_stack_id
+from robots.stack_ids import InvalidStackId, parse_stack_id
 from storage.assignments import AssignmentRepository, RobotOverview
 
 

@@ -5,20 +5,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from robots.model_ids import validate_model_id
+from robots.stack_ids import validate_stack_id
 from storage.assignments import AssignmentChange, AssignmentRepository, RobotOverview
 from storage.last_seen import LastSeenRecorder
-
-MAX_STACK_ID = 2**31 - 1
-
-
-class InvalidStackId(ValueError):
-    pass
-
-
-def validate_stack_id(stack_id: int) -> int:
-    if not 1 <= stack_id <= MAX_STACK_ID:
-        raise InvalidStackId(f"stack id {stack_id} is not a positive whole number")
-    return stack_id
 
 
 class RobotService:

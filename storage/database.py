@@ -22,6 +22,7 @@ import aiosqlite
 log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_MS = 5_000
+THREAD_STOP_SECONDS = 2.0
 MIGRATIONS_PACKAGE = "storage.migrations"
 
 
@@ -60,25 +61,35 @@ class Database:
 
     @classmethod
     async def open(cls, path: Path | str) -> Database:
+        """Open (creating and migrating as needed); raises DatabaseError naming the file."""
         path = Path(path)
+        writer = reader = None
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             writer = await cls._connect(path)
-        except (OSError, sqlite3.Error) as exc:
-            raise DatabaseError(f"cannot open database {path}: {exc}") from exc
-        try:
             await writer.execute("PRAGMA journal_mode=WAL")
             await cls._migrate(writer)
             reader = await cls._connect(path)
-        except (OSError, sqlite3.Error) as exc:
-            await writer.close()
-            raise DatabaseError(f"cannot prepare database {path}: {exc}") from exc
+        except BaseException as exc:
+            for conn in (reader, writer):
+                if conn is not None:
+                    await conn.close()
+            if isinstance(exc, OSError | sqlite3.Error):
+                raise DatabaseError(f"cannot open database {path}: {exc}") from exc
+            raise
         return cls(path, writer, reader)
 
     @staticmethod
     async def _connect(path: Path) -> aiosqlite.Connection:
         # isolation_level=None: we issue BEGIN/COMMIT ourselves, nothing implicit.
-        conn = await aiosqlite.connect(path, isolation_level=None)
+        conn = aiosqlite.connect(path, isolation_level=None)
+        try:
+            await conn
+        except BaseException:
+            # aiosqlite stops the worker thread of a failed open without waiting for it; if the
+            # loop closes first, the thread reports "Event loop is closed" on its way out.
+            await asyncio.to_thread(conn._thread.join, THREAD_STOP_SECONDS)
+            raise
         conn.row_factory = aiosqlite.Row
         await conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         await conn.execute("PRAGMA foreign_keys=ON")

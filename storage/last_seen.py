@@ -8,18 +8,16 @@ into writes. :class:`LastSeenRecorder` keeps the newest sighting per robot in me
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import time
+from datetime import UTC, datetime
 
-from storage.assignments import utc_now
 from storage.database import Database
 
 log = logging.getLogger(__name__)
 
-
-@dataclass(frozen=True, slots=True)
-class Sighting:
-    seen_at: str
-    address: str | None
+# (Unix time, remote address): a plain tuple, formatted only at flush time, because record()
+# runs on every robot request and its cost shows in the device API's throughput (bench/).
+Sighting = tuple[float, str | None]
 
 
 class LastSeenRecorder:
@@ -29,7 +27,7 @@ class LastSeenRecorder:
 
     def record(self, stack_id: int, address: str | None) -> None:
         """Note a sighting; O(1), no I/O (this runs on the device API's hot path)."""
-        self._pending[stack_id] = Sighting(utc_now(), address)
+        self._pending[stack_id] = (time.time(), address)
 
     @property
     def pending(self) -> int:
@@ -46,7 +44,7 @@ class LastSeenRecorder:
                     "INSERT INTO robot_last_seen (stack_id, seen_at, address) VALUES (?, ?, ?)"
                     " ON CONFLICT (stack_id) DO UPDATE SET seen_at = excluded.seen_at,"
                     " address = excluded.address WHERE excluded.seen_at >= robot_last_seen.seen_at",
-                    [(sid, s.seen_at, s.address) for sid, s in batch.items()],
+                    [(sid, _iso(seen), address) for sid, (seen, address) in batch.items()],
                 )
         except BaseException:
             # Keep what we could not write, unless a newer sighting arrived meanwhile.
@@ -54,3 +52,7 @@ class LastSeenRecorder:
                 self._pending.setdefault(sid, sighting)
             raise
         return len(batch)
+
+
+def _iso(unix_time: float) -> str:
+    return datetime.fromtimestamp(unix_time, UTC).isoformat(timespec="seconds")

@@ -10,7 +10,7 @@ from discord.ext import commands
 
 from bot.checks import staff_only
 from cogs.robots._render import change_message, stacks_embed
-from robots.service import MAX_STACK_ID
+from robots.stack_ids import MAX_STACK_ID
 
 if TYPE_CHECKING:
     from bot.client import KoboBot

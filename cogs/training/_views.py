@@ -14,7 +14,7 @@ from bot.errors import UserFacingError
 from bot.replies import send_ephemeral
 from cogs.robots._render import change_message
 from robots.model_ids import InvalidModelId
-from robots.service import InvalidStackId
+from robots.stack_ids import InvalidStackId
 
 if TYPE_CHECKING:
     from bot.client import KoboBot

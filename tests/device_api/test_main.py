@@ -145,7 +145,7 @@ async def test_bad_setting_exits_2_with_one_line(tmp_path, setting, value, named
     assert not (tmp_path / "kobo.sqlite3").exists()
 
 
-async def test_busy_port_exits_1_with_one_line(tmp_path):
+async def test_busy_port_exits_2_with_one_line(tmp_path):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
@@ -161,12 +161,14 @@ async def test_busy_port_exits_1_with_one_line(tmp_path):
         )
         _, stderr = await asyncio.wait_for(process.communicate(), timeout=20)
 
-    assert process.returncode == 1
+    assert process.returncode == 2
     [line] = stderr.decode().splitlines()
-    assert line.startswith(f"kobo: cannot listen on 127.0.0.1:{port}: ")
+    assert line.startswith(
+        f"kobo: cannot listen on 127.0.0.1:{port} (DEVICE_API_HOST/DEVICE_API_PORT): "
+    )
 
 
-async def test_unusable_database_path_exits_1_with_one_line(tmp_path):
+async def test_unusable_database_path_exits_2_with_one_line(tmp_path):
     (tmp_path / "a-directory").mkdir()
     process = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -179,6 +181,6 @@ async def test_unusable_database_path_exits_1_with_one_line(tmp_path):
     )
     _, stderr = await asyncio.wait_for(process.communicate(), timeout=20)
 
-    assert process.returncode == 1
+    assert process.returncode == 2
     [line] = stderr.decode().splitlines()
-    assert line.startswith(f"kobo: cannot open database {tmp_path / 'a-directory'}")
+    assert line.startswith(f"kobo: DATABASE_PATH: cannot open database {tmp_path / 'a-directory'}")

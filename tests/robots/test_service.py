@@ -3,7 +3,8 @@ from __future__ import annotations
 import pytest
 
 from robots.model_ids import InvalidModelId, validate_model_id
-from robots.service import InvalidStackId, RobotService
+from robots.service import RobotService
+from robots.stack_ids import InvalidStackId
 from storage.assignments import AssignmentRepository
 from storage.database import Database
 from storage.last_seen import LastSeenRecorder

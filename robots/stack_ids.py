@@ -1,4 +1,4 @@
-"""Reading a robot's stack id from request text."""
+"""Stack-chan ids: the number built into each robot's firmware ("1", "2", ...)."""
 
 from __future__ import annotations
 
@@ -25,4 +25,11 @@ def parse_stack_id(text: str | None, name: str) -> int:
     stack_id = int(text)
     if stack_id <= 0:
         raise InvalidStackId(f"{name} must be at least 1, got {text!r}")
+    return stack_id
+
+
+def validate_stack_id(stack_id: int) -> int:
+    """Return ``stack_id`` if it is in range, or raise :class:`InvalidStackId`."""
+    if not 1 <= stack_id <= MAX_STACK_ID:
+        raise InvalidStackId(f"stack id {stack_id} is not between 1 and {MAX_STACK_ID}")
     return stack_id
