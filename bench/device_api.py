@@ -12,7 +12,7 @@ Three servers run as subprocesses of this script, served the same way (one proce
 ``start_device_api`` on 127.0.0.1, no access log):
 
 * ``bare``: a handler returning a constant ``{"message":...}`` body, the ceiling;
-* ``kobo``: the real app (middlewares, stack id parsing, cached model table, last-seen recorder,
+* ``kobo``: the real app (JSON errors, stack id parsing, cached model table, last-seen recorder,
   flush every 5 s) on a database of 1,000 assigned robots;
 * ``kobo, no last-seen``: the same with a recorder that drops sightings, to show that the
   last-seen bookkeeping is not what costs throughput.

@@ -63,10 +63,9 @@ async def get_stack(request: web.Request) -> web.Response:
     except InvalidStackId as exc:
         return json_error(400, str(exc))
     default_model = request.app[SETTINGS].default_model
-    robots = await AssignmentRepository(request.app[DATABASE]).overview()
-    robot = next((r for r in robots if r.stack_id == stack_id), None)
+    found = await AssignmentRepository(request.app[DATABASE]).overview(stack_id)
     # A robot nobody assigned and that never asked still has an answer: the default model.
-    robot = robot or RobotOverview(stack_id, None, None, None)
+    robot = found[0] if found else RobotOverview(stack_id, None, None, None)
     return etagged_json(request, _stack_json(robot, default_model))
 
 

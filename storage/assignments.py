@@ -136,8 +136,11 @@ class AssignmentRepository:
         rows = await self._db.fetchall(sql + " ORDER BY id", params)
         return [HistoryEntry(**dict(row)) for row in rows]
 
-    async def overview(self) -> list[RobotOverview]:
-        """Every robot that is assigned or has asked for its model, by stack id."""
+    async def overview(self, stack_id: int | None = None) -> list[RobotOverview]:
+        """Every robot that is assigned or has asked for its model (or just ``stack_id``)."""
+        where, params = (
+            ("WHERE ids.stack_id = ?", (stack_id,)) if stack_id is not None else ("", ())
+        )
         rows = await self._db.fetchall(
             "SELECT ids.stack_id, a.model, a.assigned_by, a.assigned_by_name, a.assigned_at,"
             " s.seen_at, s.address"
@@ -145,7 +148,8 @@ class AssignmentRepository:
             "       UNION SELECT stack_id FROM robot_last_seen) AS ids"
             " LEFT JOIN robot_assignments AS a ON a.stack_id = ids.stack_id"
             " LEFT JOIN robot_last_seen AS s ON s.stack_id = ids.stack_id"
-            " ORDER BY ids.stack_id"
+            f" {where} ORDER BY ids.stack_id",
+            params,
         )
         return [
             RobotOverview(
