@@ -14,6 +14,7 @@ for a bot that may never use this method.
 
 from __future__ import annotations
 
+import gc
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -59,6 +60,11 @@ def load_fill_mask(name_or_path: str, *, batch_size: int = DEFAULT_BATCH_SIZE) -
         if loaded is None:
             loaded = _load(name_or_path)
             _cache[key] = loaded
+            # torch and transformers leave hundreds of thousands of long-lived objects; a full
+            # garbage collection over them, triggered from the worker thread, holds the GIL
+            # long enough to stall the bot's event loop (>100 ms, see bench/augment.py).
+            # Freezing moves them out of the collector's reach.
+            gc.freeze()
     return FillMaskModel(name_or_path, loaded, batch_size)
 
 
