@@ -5,7 +5,7 @@ from __future__ import annotations
 import discord
 
 from augment.job import AugmentJob
-from cogs.robots._render import timestamp
+from bot.formatting import relative_time
 from storage.datasets import Dataset
 
 MESSAGE_LIMIT = 2000
@@ -45,7 +45,7 @@ def datasets_embed(datasets: list[Dataset], page: int, pages: int) -> discord.Em
         return embed
     embed.description = "\n".join(
         f"**#{d.id}** {discord.utils.escape_markdown(d.name)} · {d.example_count} examples · "
-        f"{d.method} · by {d.created_by_name} {timestamp(d.created_at)}"
+        f"{d.method} · by {d.created_by_name} {relative_time(d.created_at)}"
         for d in datasets
     )
     embed.set_footer(text=f"page {page}/{pages} · newest first")

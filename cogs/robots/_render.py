@@ -2,20 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import discord
 
+from bot.formatting import relative_time
 from storage.assignments import AssignmentChange, RobotOverview
 
 EMBED_LIMIT = 4000
-
-
-def timestamp(iso: str | None, style: str = "R") -> str:
-    """A Discord timestamp (each reader sees it in their own time zone)."""
-    if not iso:
-        return "never"
-    return discord.utils.format_dt(datetime.fromisoformat(iso), style)
 
 
 def change_message(change: AssignmentChange, default_model: str) -> str:
@@ -39,10 +31,10 @@ def stacks_embed(robots: list[RobotOverview], default_model: str) -> discord.Emb
     for robot in robots:
         if robot.assignment:
             a = robot.assignment
-            model = f"`{a.model}` by {a.assigned_by_name} {timestamp(a.assigned_at)}"
+            model = f"`{a.model}` by {a.assigned_by_name} {relative_time(a.assigned_at)}"
         else:
             model = f"`{default_model}` (default)"
-        seen = timestamp(robot.last_seen_at)
+        seen = relative_time(robot.last_seen_at)
         lines.append(f"**{robot.stack_id}** · {model} · last asked {seen}")
     shown, length = [], 0
     for line in lines:

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import discord
 
+from bot.formatting import relative_time
 from finetune.notices import Notice, NoticeKind
 from finetune.plan import TrainingPlan
 from finetune.service import JobDetails
@@ -77,7 +78,7 @@ def plan_embed(plan: TrainingPlan, source: str) -> discord.Embed:
 def job_line(job: JobRecord) -> str:
     icon = STATUS_ICONS.get(job.status, "•")
     model = f" → `{job.fine_tuned_model}`" if job.fine_tuned_model else ""
-    when = discord.utils.format_dt(datetime.fromisoformat(job.created_at), "R")
+    when = relative_time(job.created_at)
     who = f"<@{job.requested_by}>"
     return f"{icon} `{job.job_id}` {job.status} · `{job.base_model}`{model} · {who} {when}"
 
