@@ -11,6 +11,7 @@ import pytest
 
 from bot.app import KoboApp
 from config import Settings
+from storage.database import Database
 from tests.fakes.discord import FakeChannel, FakeDiscord, FakeGuild, FakeMember
 
 
@@ -21,6 +22,19 @@ class Workshop:
     staff: FakeMember  # has the "Staff" role (kobo's STAFF_ROLE), no special permission
     admin: FakeMember  # no staff role, but Manage Server
     child: FakeMember  # no roles at all
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "kobo.sqlite3"
+
+
+@pytest.fixture
+async def db(db_path: Path) -> AsyncIterator[Database]:
+    """A real, migrated database file, closed after the test."""
+    database = await Database.open(db_path)
+    yield database
+    await database.close()
 
 
 @pytest.fixture

@@ -38,11 +38,6 @@ class RunningApi:
 
 
 @pytest.fixture
-def db_path(tmp_path: Path) -> Path:
-    return tmp_path / "kobo.sqlite3"
-
-
-@pytest.fixture
 def make_settings(db_path: Path) -> Callable[..., DeviceApiSettings]:
     def make(**overrides: Any) -> DeviceApiSettings:
         values: dict[str, Any] = {
@@ -60,13 +55,6 @@ def make_settings(db_path: Path) -> Callable[..., DeviceApiSettings]:
         return DeviceApiSettings(_env_file=None, **values)
 
     return make
-
-
-@pytest.fixture
-async def db(db_path: Path) -> AsyncIterator[Database]:
-    database = await Database.open(db_path)
-    yield database
-    await database.close()
 
 
 @pytest.fixture

@@ -22,18 +22,6 @@ DEFAULT_MODEL = "gpt-4o-mini"
 
 
 @pytest.fixture
-def db_path(tmp_path: Path) -> Path:
-    return tmp_path / "kobo.sqlite3"
-
-
-@pytest.fixture
-async def db(db_path: Path):
-    database = await Database.open(db_path)
-    yield database
-    await database.close()
-
-
-@pytest.fixture
 def repo(db: Database) -> AssignmentRepository:
     return AssignmentRepository(db)
 

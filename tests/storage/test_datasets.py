@@ -5,15 +5,7 @@ import sqlite3
 
 import pytest
 
-from storage.database import Database
 from storage.datasets import DatasetRepository
-
-
-@pytest.fixture
-async def db(tmp_path):
-    database = await Database.open(tmp_path / "kobo.sqlite3")
-    yield database
-    await database.close()
 
 
 async def test_add_writes_the_file_and_a_row_that_points_at_it(db, tmp_path):

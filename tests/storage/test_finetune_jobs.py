@@ -1,20 +1,11 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
 from storage.database import Database
 from storage.finetune_jobs import FineTuneJobRepository, JobEvent, JobRecord, JobUpdate, NewNotice
-
-
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = await Database.open(tmp_path / "kobo.db")
-    yield database
-    await database.close()
 
 
 @pytest.fixture
