@@ -25,7 +25,8 @@ async def command(fake: FakeDiscord, name: str, options: dict, user):
 
 async def test_commands_are_synced_to_the_workshop_guild(kobo, fake_discord, workshop):
     names = {c["name"] for c in fake_discord.synced_commands(workshop.guild)}
-    assert {"assign", "unassign", "stacks"} <= names
+    assert {"assign", "unassign", "stacks", "augment", "datasets", "train", "jobs"} <= names
+    assert fake_discord.synced_commands() == []  # nothing registered globally
 
 
 async def test_staff_assign_reaches_the_robot_over_http(kobo, fake_discord, workshop: Workshop):
@@ -141,3 +142,12 @@ async def test_stacks_shows_who_assigned_and_when_each_robot_last_asked(
     )
     assert lines[2].startswith("**9** · `gpt-4o-mini` (default) · last asked <t:")
     assert "3 robots · 1 never asked" in reply.embeds[0]["footer"]["text"]
+
+
+async def test_without_guild_id_commands_are_synced_globally(fake_discord, kobo_settings):
+    settings = kobo_settings.model_copy(update={"guild_id": None})
+    with fake_discord.patched_discord():
+        async with KoboApp(settings, guild_ready_timeout=0.05) as app:
+            await app.wait_until_ready()
+    names = {c["name"] for c in fake_discord.synced_commands()}
+    assert {"assign", "unassign", "stacks", "augment", "datasets", "train", "jobs"} <= names
