@@ -88,7 +88,6 @@ class KoboApp:
             await stop_device_api(self._api_runner)  # also flushes last-seen
             self._api_runner = None
         if self.services is not None:
-            await self.services.last_seen.flush()
             await self.services.finetune.close()
         if self.db is not None:
             await self.db.close()
