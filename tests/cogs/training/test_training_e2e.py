@@ -11,6 +11,7 @@ import pytest
 from pydantic import SecretStr
 
 from bot.app import KoboApp
+from cogs.training import _views as training_views
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.openai import FakeOpenAI
 
@@ -298,3 +299,17 @@ async def test_a_deleted_channel_drops_the_notice_but_the_job_is_recorded(
     assert "its channel" in caplog.text and "is gone" in caplog.text
     # The model can still be assigned: it is in /assign's suggestions.
     assert MODEL in await kobo.services.robots.known_models()
+
+
+async def test_the_preview_expires(kobo, fake_discord, fake_openai, workshop, monkeypatch):
+    monkeypatch.setattr(training_views, "PREVIEW_TIMEOUT_SECONDS", 0.3)
+    options = {"base_model": BASE, "file": fake_discord.attachment("robot.jsonl", chat_jsonl())}
+    preview = await (
+        await fake_discord.invoke("train", options, user=workshop.staff)
+    ).wait_response()
+    assert preview.buttons
+    await fake_discord.wait_until(
+        lambda: "expired" in fake_discord.get_message(preview.id).content, what="expiry"
+    )
+    assert not fake_discord.get_message(preview.id).buttons
+    assert not fake_openai.calls("POST")
