@@ -16,7 +16,7 @@ from bot.checks import staff_only
 from bot.errors import UserFacingError
 from cogs.training._render import job_embed, jobs_embed, plan_embed
 from cogs.training._sink import DiscordNoticeSink
-from cogs.training._views import AssignFineTune, StartOrCancel
+from cogs.training._views import PREVIEW_TIMEOUT_SECONDS, AssignFineTune, StartOrCancel
 from finetune.plan import TrainingParams, aprepare_plan
 from finetune.poller import POLL_JOB_ID, FineTunePoller, add_poll_job
 from finetune.service import FineTuningError
@@ -35,6 +35,7 @@ class Training(commands.Cog):
         self.bot = bot
         self.settings = bot.settings
         self.finetune = bot.services.finetune
+        self.preview_timeout = PREVIEW_TIMEOUT_SECONDS
         self.poller = FineTunePoller(
             self.finetune,
             DiscordNoticeSink(bot),
@@ -134,7 +135,7 @@ class Training(commands.Cog):
                 "I'll post here when it's done."
             )
 
-        view = StartOrCancel(interaction.user, interaction, start)
+        view = StartOrCancel(interaction.user, interaction, start, self.preview_timeout)
         await interaction.followup.send(embed=embed, view=view, ephemeral=True)
 
     async def _training_data(

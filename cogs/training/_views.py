@@ -32,9 +32,9 @@ class StartOrCancel(discord.ui.View):
         owner: discord.abc.User,
         origin: discord.Interaction,
         start: Callable[[discord.Interaction], Awaitable[None]],
-        timeout: float | None = None,
+        timeout: float = PREVIEW_TIMEOUT_SECONDS,
     ):
-        super().__init__(timeout=PREVIEW_TIMEOUT_SECONDS if timeout is None else timeout)
+        super().__init__(timeout=timeout)
         self.owner = owner
         self.origin = origin
         self._start = start

@@ -11,7 +11,6 @@ import pytest
 from pydantic import SecretStr
 
 from bot.app import KoboApp
-from cogs.training import _views as training_views
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.openai import FakeOpenAI
 
@@ -301,8 +300,8 @@ async def test_a_deleted_channel_drops_the_notice_but_the_job_is_recorded(
     assert MODEL in await kobo.services.robots.known_models()
 
 
-async def test_the_preview_expires(kobo, fake_discord, fake_openai, workshop, monkeypatch):
-    monkeypatch.setattr(training_views, "PREVIEW_TIMEOUT_SECONDS", 0.3)
+async def test_the_preview_expires(kobo, fake_discord, fake_openai, workshop):
+    kobo.bot.get_cog("Training").preview_timeout = 0.3
     options = {"base_model": BASE, "file": fake_discord.attachment("robot.jsonl", chat_jsonl())}
     preview = await (
         await fake_discord.invoke("train", options, user=workshop.staff)
