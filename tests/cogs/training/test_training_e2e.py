@@ -312,3 +312,20 @@ async def test_the_preview_expires(kobo, fake_discord, fake_openai, workshop):
     )
     assert not fake_discord.get_message(preview.id).buttons
     assert not fake_openai.calls("POST")
+
+
+async def test_progress_and_failure_notices(kobo, fake_discord, fake_openai, workshop):
+    job_id = await start_training(fake_discord, workshop)
+    fake_openai.advance(job_id, "running")
+    fake_openai.add_metrics(job_id, step=10, train_loss=1.234)
+    progress = await fake_discord.wait_for_channel_message(
+        workshop.channel, lambda m: "step 10" in m.content
+    )
+    assert "training loss 1.234" in progress.content
+    fake_openai.fail(job_id, "The job failed due to an invalid training file.")
+    failed = await fake_discord.wait_for_channel_message(
+        workshop.channel, lambda m: "failed" in m.content
+    )
+    assert "The job failed due to an invalid training file." in failed.content
+    assert f"<@{workshop.staff.id}>" in failed.content
+    assert (await kobo.services.finetune.get_job(job_id)).job.status == "failed"
