@@ -9,12 +9,8 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from augment.errors import AugmentError
-from bot.errors import UserFacingError
+from bot.errors import explain, user_message
 from bot.replies import send_ephemeral
-from finetune.service import FineTuningError, FineTuningUnavailable
-from robots.model_ids import InvalidModelId
-from robots.stack_ids import InvalidStackId
 
 if TYPE_CHECKING:
     from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -23,17 +19,6 @@ if TYPE_CHECKING:
     from config import Settings
 
 log = logging.getLogger(__name__)
-
-# Errors whose text is meant for the user; anything else is a bug and gets logged.
-USER_ERRORS: tuple[type[Exception], ...] = (
-    UserFacingError,
-    app_commands.CheckFailure,
-    InvalidModelId,
-    InvalidStackId,
-    AugmentError,
-    FineTuningUnavailable,
-    FineTuningError,
-)
 
 EXTENSIONS = (
     "cogs.robots",
@@ -91,16 +76,9 @@ class KoboTree(app_commands.CommandTree["KoboBot"]):
         self, interaction: discord.Interaction, error: app_commands.AppCommandError
     ) -> None:
         original = getattr(error, "original", error)
-        if isinstance(original, USER_ERRORS):
-            message = str(original)
-            if isinstance(original, InvalidModelId | InvalidStackId):
-                message = f"That does not work: {message}."
-        elif isinstance(error, app_commands.TransformerError):
+        if isinstance(error, app_commands.TransformerError) and user_message(original) is None:
             message = f"I could not understand {error.value!r} for that option."
-        elif isinstance(error, app_commands.CommandOnCooldown):
-            message = f"Slow down: try again in {error.retry_after:.0f} s."
         else:
             name = interaction.command.qualified_name if interaction.command else "?"
-            log.error("unexpected error in /%s", name, exc_info=original)
-            message = "Something went wrong on my side; the details are in the bot's log."
+            message = explain(original, f"in /{name}")
         await send_ephemeral(interaction, message)

@@ -48,24 +48,6 @@ class Notice:
     cancelled_by: str | None = None  # Discord user id; None when cancelled on OpenAI itself
     loss_curve_png: bytes | None = None
 
-    def text(self) -> str:
-        """A plain English default wording; the Discord sink may format its own."""
-        name = f"{self.job_id} ({self.base_model})"
-        if self.kind is NoticeKind.RUNNING:
-            return f"Fine-tuning {name} started running."
-        if self.kind is NoticeKind.PROGRESS:
-            of = f"/{self.total_steps}" if self.total_steps else ""
-            loss = f", training loss {self.train_loss:.4f}" if self.train_loss is not None else ""
-            return f"Fine-tuning {name}: step {self.step}{of}{loss}."
-        if self.kind is NoticeKind.SUCCEEDED:
-            minutes = f" in {round(self.duration_s / 60)} min" if self.duration_s else ""
-            tokens = f", {self.trained_tokens:,} tokens trained" if self.trained_tokens else ""
-            return f"Fine-tuning {name} succeeded{minutes}{tokens}: {self.fine_tuned_model}"
-        if self.kind is NoticeKind.FAILED:
-            return f"Fine-tuning {name} failed: {self.error_message or 'no reason given'}"
-        who = f"by <@{self.cancelled_by}>" if self.cancelled_by else "on OpenAI"
-        return f"Fine-tuning {name} was cancelled {who}."
-
 
 class DeliveryOutcome(enum.StrEnum):
     DELIVERED = "delivered"

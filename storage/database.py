@@ -13,6 +13,7 @@ import logging
 import sqlite3
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,11 @@ log = logging.getLogger(__name__)
 BUSY_TIMEOUT_MS = 5_000
 THREAD_STOP_SECONDS = 2.0
 MIGRATIONS_PACKAGE = "storage.migrations"
+
+
+def utc_now() -> str:
+    """The current time as every table stores it: ISO 8601 in UTC, to the second."""
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 class DatabaseError(RuntimeError):

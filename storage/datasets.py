@@ -15,8 +15,7 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from storage.assignments import utc_now
-from storage.database import Database
+from storage.database import Database, utc_now
 
 DATASETS_SUBDIR = "datasets"
 

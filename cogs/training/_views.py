@@ -10,11 +10,9 @@ from typing import TYPE_CHECKING
 import discord
 
 from bot.checks import is_staff
-from bot.errors import UserFacingError
+from bot.errors import UserFacingError, explain
 from bot.replies import send_ephemeral
 from cogs.robots._render import change_message
-from robots.model_ids import InvalidModelId
-from robots.stack_ids import InvalidStackId
 
 if TYPE_CHECKING:
     from bot.client import KoboBot
@@ -69,11 +67,7 @@ class StartOrCancel(discord.ui.View):
             log.debug("could not mark an expired /train preview", exc_info=True)
 
     async def on_error(self, interaction: discord.Interaction, error: Exception, item) -> None:
-        if isinstance(error, UserFacingError):
-            message = str(error)
-        else:
-            log.error("starting a fine-tune failed", exc_info=error)
-            message = "Something went wrong on my side; the details are in the bot's log."
+        message = explain(error, "starting a fine-tune")
         await interaction.edit_original_response(content=f"Not started: {message}", view=None)
 
 
@@ -133,16 +127,14 @@ class AssignModal(discord.ui.Modal, title="Assign to a robot"):
         bot: KoboBot = interaction.client  # type: ignore[assignment]
         text = self.stack_id.value.strip()
         if not text.isdigit():
-            await send_ephemeral(interaction, f"`{text}` is not a robot number (1, 2, 3, …).")
-            return
-        try:
-            change = await bot.services.robots.assign(
-                int(text),
-                self.model,
-                by_id=str(interaction.user.id),
-                by_name=interaction.user.display_name,
-            )
-        except (InvalidStackId, InvalidModelId) as exc:
-            await send_ephemeral(interaction, f"That does not work: {exc}.")
-            return
+            raise UserFacingError(f"`{text}` is not a robot number (1, 2, 3, …).")
+        change = await bot.services.robots.assign(
+            int(text),
+            self.model,
+            by_id=str(interaction.user.id),
+            by_name=interaction.user.display_name,
+        )
         await interaction.response.send_message(change_message(change, bot.settings.default_model))
+
+    async def on_error(self, interaction: discord.Interaction, error: Exception) -> None:
+        await send_ephemeral(interaction, explain(error, "assigning from a success notice"))

@@ -89,7 +89,6 @@ async def test_running_progress_and_success_notices_reach_the_channel(
         30,
         1.75,
     )
-    assert "step 2/30, training loss 1.7500" in progress.text()
 
     fake.add_metrics(job_id, 3, 1.25, total_steps=30)
     model = fake.succeed(job_id, trained_tokens=4321, duration_s=754)
@@ -99,7 +98,6 @@ async def test_running_progress_and_success_notices_reach_the_channel(
     assert succeeded.fine_tuned_model == model
     assert (succeeded.trained_tokens, succeeded.duration_s) == (4321, 754)
     assert succeeded.loss_curve_png.startswith(b"\x89PNG")
-    assert model in succeeded.text()
     assert (await service.repository.get_job(job_id)).status == "succeeded"
     assert await service.succeeded_models() == [model]
 
@@ -203,9 +201,7 @@ async def test_cancel_notices_say_who_cancelled(service, sink, fake: FakeOpenAI,
 
     by_job = {n.job_id: n for n in sink.messages.values()}
     assert by_job[ours].cancelled_by == "4242"
-    assert "cancelled by <@4242>" in by_job[ours].text()
     assert by_job[theirs].cancelled_by is None
-    assert "cancelled on OpenAI" in by_job[theirs].text()
 
 
 async def test_a_crash_after_posting_redelivers_with_the_same_nonce(

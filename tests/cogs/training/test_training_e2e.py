@@ -221,12 +221,13 @@ async def test_restart_mid_job_gives_exactly_one_completion_notice(
         )
     # The bot is down while the job finishes.
     fake_openai.succeed(job_id, model=MODEL)
-    async with kobo_process():
+    async with kobo_process() as app:
         await fake_discord.wait_for_channel_message(
             workshop.channel, lambda m: "succeeded" in m.content
         )
-        for _ in range(5):  # let several more ticks run
-            await fake_openai.wait_for_request("/v1/fine_tuning/jobs")
+        poller = app.bot.get_cog("Training").poller
+        for _ in range(3):  # more ticks: nothing pending may be posted again
+            await poller.tick()
     texts = [m.content for m in fake_discord.channel_messages(workshop.channel)]
     assert sum("succeeded" in t for t in texts) == 1
     assert sum("started training" in t for t in texts) == 1
@@ -329,3 +330,24 @@ async def test_progress_and_failure_notices(kobo, fake_discord, fake_openai, wor
     assert "The job failed due to an invalid training file." in failed.content
     assert f"<@{workshop.staff.id}>" in failed.content
     assert (await kobo.services.finetune.get_job(job_id)).job.status == "failed"
+
+
+async def test_assign_button_explains_a_bad_robot_number(kobo, fake_discord, fake_openai, workshop):
+    job_id = await start_training(fake_discord, workshop)
+    fake_openai.succeed(job_id, model=MODEL)
+    done = await fake_discord.wait_for_channel_message(
+        workshop.channel, lambda m: "succeeded" in m.content
+    )
+    for typed, says in (("abc", "`abc` is not a robot number"), ("0", "That does not work: ")):
+        click = await fake_discord.press_button(
+            done, button(done, "Assign to a robot…"), user=workshop.staff
+        )
+        await click.wait_modal()
+        submitted = await fake_discord.submit_modal(click, {"Robot number (Stack-chan id)": typed})
+        reply = await submitted.wait_response()
+        assert reply.ephemeral and says in reply.content
+    refused = await fake_discord.press_button(
+        done, button(done, "Assign to a robot…"), user=workshop.child
+    )
+    assert "Only workshop staff" in (await refused.wait_response()).content
+    assert await kobo.services.robots.overview() == []
