@@ -14,8 +14,13 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
-# The CPU build of torch, pinned like pyproject.toml; the default index would bring CUDA.
+# The CPU build of torch, pinned like requirements.lock; the default index would bring CUDA.
 RUN pip install --index-url https://download.pytorch.org/whl/cpu torch==2.13.0
+
+# Every other dependency at the version in requirements.lock, in its own layer: editing the
+# source does not reinstall them.
+COPY requirements.lock ./
+RUN pip install -r requirements.lock
 
 COPY pyproject.toml README.md ./
 COPY bot ./bot
@@ -26,7 +31,7 @@ COPY storage ./storage
 COPY device_api ./device_api
 COPY augment ./augment
 COPY finetune ./finetune
-RUN pip install .
+RUN pip install --no-deps .
 
 RUN useradd --create-home --uid 10001 kobo \
     && mkdir -p /data && chown kobo:kobo /data
