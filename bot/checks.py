@@ -1,4 +1,8 @@
-"""Who may run staff commands; a real check, since admins can override default_permissions."""
+"""Who may run staff commands.
+
+Staff commands are hidden from members without Manage Server (``default_permissions``), which
+a server can widen in Server Settings → Integrations; the runtime check below is what counts.
+"""
 
 from __future__ import annotations
 
@@ -21,7 +25,8 @@ def is_staff(member: discord.Member, settings: Settings) -> bool:
 
 
 def staff_only():
-    """``@staff_only()`` on an app command: refuse anyone who is not staff, before it runs."""
+    """``@staff_only()`` on an app command: hidden by default from members without Manage
+    Server, and anyone who is not staff is refused before it runs."""
 
     async def predicate(interaction: discord.Interaction) -> bool:
         if not isinstance(interaction.user, discord.Member):
@@ -30,4 +35,10 @@ def staff_only():
             raise NotStaff(interaction.command.qualified_name if interaction.command else "this")
         return True
 
-    return app_commands.check(predicate)
+    check = app_commands.check(predicate)
+    hide = app_commands.default_permissions(manage_guild=True)
+
+    def decorator(func):
+        return hide(check(func))
+
+    return decorator

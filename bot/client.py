@@ -9,6 +9,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.allowed_servers import ServerGate
 from bot.errors import explain, user_message
 from bot.replies import send_ephemeral
 
@@ -37,23 +38,40 @@ class KoboBot(commands.Bot):
             intents=intents,
             help_command=None,
             tree_cls=KoboTree,
+            # Sheets, file names and error texts are user data: none of it may ping anyone.
+            # The few messages meant to notify someone name that user explicitly.
+            allowed_mentions=discord.AllowedMentions.none(),
             **options,
         )
         self.settings = settings
         self.services = services
         self.scheduler = scheduler
+        self.server_gate = ServerGate(settings.guild_id)
 
     async def setup_hook(self) -> None:
         for extension in EXTENSIONS:
             await self.load_extension(extension)
-        if self.settings.guild_id is not None:
-            guild = discord.Object(id=self.settings.guild_id)
-            self.tree.copy_global_to(guild=guild)
-            synced = await self.tree.sync(guild=guild)
-            log.info("synced %d app commands to guild %s", len(synced), self.settings.guild_id)
-        else:
+        await self._sync_commands()
+
+    async def _sync_commands(self) -> None:
+        guild_ids = self.settings.guild_id
+        if not guild_ids:
+            # Commands show everywhere but are refused (ServerGate) with the id to add.
             synced = await self.tree.sync()
-            log.info("synced %d app commands globally", len(synced))
+            log.warning(
+                "GUILD_ID is not set: synced %d app commands globally, and every server is "
+                "refused until its id is in GUILD_ID",
+                len(synced),
+            )
+            return
+        for guild_id in guild_ids:
+            self.tree.copy_global_to(guild=discord.Object(id=guild_id))
+        # An earlier run without GUILD_ID left global commands in every server: remove them.
+        self.tree.clear_commands(guild=None)
+        for guild_id in guild_ids:
+            synced = await self.tree.sync(guild=discord.Object(id=guild_id))
+            log.info("synced %d app commands to server %d", len(synced), guild_id)
+        await self.tree.sync()
 
     async def close(self) -> None:
         # Unload first, so each extension stops its scheduled work while Discord and the
@@ -70,7 +88,11 @@ class KoboBot(commands.Bot):
 
 
 class KoboTree(app_commands.CommandTree["KoboBot"]):
-    """The one error handler: every command error becomes a clear, ephemeral message."""
+    """Admits only the allowed servers, and is the one error handler: every command error
+    becomes a clear, ephemeral message."""
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        return await self.client.server_gate.admit(interaction)
 
     async def on_error(
         self, interaction: discord.Interaction, error: app_commands.AppCommandError

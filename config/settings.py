@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Annotated, Literal, TypeVar
 
 from pydantic import AfterValidator, Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from robots.model_ids import validate_model_id
 
@@ -62,7 +62,9 @@ class AugmentSettings(BaseSettings):
 
 class Settings(DeviceApiSettings, AugmentSettings):
     discord_token: SecretStr
-    guild_id: int | None = None
+    # The server(s) kobo serves (one id, or several separated by commas); every other server
+    # is refused. Unset: commands are synced globally but refused everywhere (README).
+    guild_id: Annotated[tuple[int, ...] | None, NoDecode] = None
     # Who counts as staff: members with this role (name or id) and, when
     # staff_manage_guild is on, members with the Manage Server permission.
     staff_role: str | None = None
@@ -84,6 +86,19 @@ class Settings(DeviceApiSettings, AugmentSettings):
     def _token_not_blank(cls, value: SecretStr) -> SecretStr:
         if not value.get_secret_value().strip():
             raise ValueError("the token is empty")
+        return value
+
+    @field_validator("guild_id", mode="before")
+    @classmethod
+    def _comma_separated_ids(cls, value: object) -> object:
+        if isinstance(value, int):
+            return (value,)
+        if isinstance(value, str):
+            ids = [part.strip() for part in value.split(",") if part.strip()]
+            for part in ids:
+                if not part.isdigit():
+                    raise ValueError(f"{part!r} is not a server id (digits, separated by commas)")
+            return tuple(int(part) for part in ids) or None
         return value
 
     @field_validator("openai_api_key", mode="after")

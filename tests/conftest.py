@@ -24,6 +24,12 @@ class Workshop:
     child: FakeMember  # no roles at all
 
 
+def show_every_command_to_everyone(fake: FakeDiscord, workshop: Workshop) -> None:
+    """The server lets @everyone see kobo's staff commands (Integrations): only kobo's own
+    staff check is left between a child and a staff command."""
+    fake.allow_command_for_role(workshop.guild, workshop.guild.everyone_role)
+
+
 @pytest.fixture
 def db_path(tmp_path: Path) -> Path:
     return tmp_path / "kobo.sqlite3"
@@ -49,6 +55,8 @@ def workshop(fake_discord: FakeDiscord) -> Workshop:
     channel = fake_discord.add_text_channel(guild, "robots")
     staff_role = fake_discord.add_role(guild, "Staff")
     manager_role = fake_discord.add_role(guild, "Organisers", manage_guild=True)
+    # What the README asks of the server: Integrations → kobo lets the staff role see commands.
+    fake_discord.allow_command_for_role(guild, staff_role)
     return Workshop(
         guild=guild,
         channel=channel,

@@ -132,7 +132,8 @@ class Training(commands.Cog):
             await pressed.followup.send(
                 f"🚀 {pressed.user.mention} started fine-tune `{job.job_id}` on "
                 f"`{job.base_model}` with {source} (estimated ${job.estimated_cost_usd:.2f}). "
-                "I'll post here when it's done."
+                "I'll post here when it's done.",
+                allowed_mentions=discord.AllowedMentions(users=[pressed.user]),
             )
 
         view = StartOrCancel(interaction.user, interaction, start, self.preview_timeout)

@@ -28,7 +28,9 @@ class DiscordNoticeSink:
             int(notice.channel_id), guild_id=int(notice.guild_id)
         )
         content, embed = notice_message(notice)
-        extra: dict = {}
+        # Only the person who started the job is notified, whatever else the text holds.
+        owner = discord.AllowedMentions(users=[discord.Object(int(notice.requested_by))])
+        extra: dict = {"allowed_mentions": owner}
         if notice.kind is NoticeKind.SUCCEEDED and notice.fine_tuned_model:
             extra["view"] = assign_view(notice.job_id)
         if notice.loss_curve_png:

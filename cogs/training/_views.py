@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import discord
 
+from bot.allowed_servers import KoboModal, KoboView, admit
 from bot.checks import is_staff
 from bot.errors import UserFacingError, explain
 from bot.replies import send_ephemeral
@@ -22,7 +23,7 @@ log = logging.getLogger(__name__)
 PREVIEW_TIMEOUT_SECONDS = 600
 
 
-class StartOrCancel(discord.ui.View):
+class StartOrCancel(KoboView):
     """Under a /train preview: only the staff member who asked may press, until it expires."""
 
     def __init__(
@@ -38,6 +39,8 @@ class StartOrCancel(discord.ui.View):
         self._start = start
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        if not await super().interaction_check(interaction):
+            return False
         if interaction.user.id != self.owner.id:
             await send_ephemeral(
                 interaction, f"Only {self.owner.display_name} can start or cancel this fine-tune."
@@ -93,6 +96,9 @@ class AssignFineTune(
         return cls(match["job_id"])
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        # discord.py builds this item's view itself, so the server check is called here.
+        if not await admit(interaction):
+            return False
         bot: KoboBot = interaction.client  # type: ignore[assignment]
         if not isinstance(interaction.user, discord.Member) or not is_staff(
             interaction.user, bot.settings
@@ -111,12 +117,12 @@ class AssignFineTune(
 
 
 def assign_view(job_id: str) -> discord.ui.View:
-    view = discord.ui.View(timeout=None)
+    view = KoboView(timeout=None)
     view.add_item(AssignFineTune(job_id))
     return view
 
 
-class AssignModal(discord.ui.Modal, title="Assign to a robot"):
+class AssignModal(KoboModal, title="Assign to a robot"):
     stack_id = discord.ui.TextInput(label="Robot number (Stack-chan id)", max_length=10)
 
     def __init__(self, model: str):

@@ -10,6 +10,7 @@ import pytest
 from tests.augment.conftest import JAPANESE_RIGGED
 from tests.augment.models import build_model, japanese_tokenizer
 from tests.augment.sheets import SYSTEM, workbook_bytes
+from tests.conftest import show_every_command_to_everyone
 
 ROWS = [
     ("System", "User", "Assistant"),
@@ -152,6 +153,7 @@ async def test_a_file_over_the_size_limit_is_refused_before_download(kobo, fake_
 
 
 async def test_children_cannot_augment(kobo, fake_discord, workshop):
+    show_every_command_to_everyone(fake_discord, workshop)
     reply = await run(
         fake_discord,
         "augment",

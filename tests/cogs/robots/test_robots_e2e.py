@@ -6,7 +6,7 @@ import aiohttp
 import pytest
 
 from bot.app import KoboApp
-from tests.conftest import Workshop
+from tests.conftest import Workshop, show_every_command_to_everyone
 from tests.fakes.discord import FakeDiscord
 
 FINE_TUNE = "ft:gpt-4o-mini-2024-07-18:acme:stack4:AbC123"
@@ -52,6 +52,7 @@ async def test_staff_assign_reaches_the_robot_over_http(kobo, fake_discord, work
 
 
 async def test_non_staff_is_refused_and_nothing_is_written(kobo, fake_discord, workshop):
+    show_every_command_to_everyone(fake_discord, workshop)
     interaction = await fake_discord.invoke(
         "assign", {"stack_id": 4, "model": FINE_TUNE}, user=workshop.child
     )

@@ -11,6 +11,7 @@ import pytest
 from pydantic import SecretStr
 
 from bot.app import KoboApp
+from tests.conftest import show_every_command_to_everyone
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.openai import FakeOpenAI
 
@@ -265,6 +266,7 @@ async def test_jobs_job_and_cancel(kobo, fake_discord, fake_openai, workshop):
     ).wait_response()
     assert job_id in shown.text and BASE in shown.text
 
+    show_every_command_to_everyone(fake_discord, workshop)
     refused = await (
         await fake_discord.invoke("cancel", {"job_id": job_id}, user=workshop.child)
     ).wait_response()

@@ -79,13 +79,15 @@ class CommandRegistry:
         key = (guild_id, body["name"], kind)
         command_id = self._ids.setdefault(key, new_snowflake())
         stored = copy.deepcopy(body)
+        permissions = stored.get("default_member_permissions")
         stored.update(
             id=str(command_id),
             application_id=str(self.application_id),
             version=str(new_snowflake()),
             type=kind,
             options=stored.get("options") or [],
-            default_member_permissions=stored.get("default_member_permissions"),
+            # Discord answers the permission bit set as a string, whatever the bot sent.
+            default_member_permissions=None if permissions is None else str(permissions),
             nsfw=bool(stored.get("nsfw", False)),
         )
         if guild_id is not None:

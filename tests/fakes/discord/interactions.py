@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tests.fakes.discord import permissions as perms
-from tests.fakes.discord.models import FakeChannel, FakeGuild, FakeMember, FakeMessage
+from tests.fakes.discord.models import DM_CHANNEL, FakeChannel, FakeGuild, FakeMember, FakeMessage
 from tests.fakes.discord.signals import ChangeSignal
 from tests.fakes.discord.snowflakes import new_snowflake
 
@@ -30,6 +30,10 @@ AUTOCOMPLETE_RESULT = 8
 MODAL = 9
 
 ATTACHMENT_SIZE_LIMIT = 10 * 1024 * 1024  # what a guild without boosts allows
+
+# Interaction context types.
+CONTEXT_GUILD = 0
+CONTEXT_BOT_DM = 1
 
 _KIND_NAMES = {
     APPLICATION_COMMAND: "slash command",
@@ -63,8 +67,17 @@ class FakeInteraction:
     _touched: list[FakeMessage] = field(default_factory=list)
 
     @property
-    def guild(self) -> FakeGuild:
-        return self.user.guild
+    def in_dm(self) -> bool:
+        return self.channel.type == DM_CHANNEL
+
+    @property
+    def guild(self) -> FakeGuild | None:
+        """The guild it happened in; None in a DM (``user`` is then just a person)."""
+        return None if self.in_dm else self.user.guild
+
+    @property
+    def guild_id(self) -> int | None:
+        return None if self.guild is None else self.guild.id
 
     @property
     def kind(self) -> str:
@@ -144,7 +157,6 @@ def interaction_payload(
     interaction: FakeInteraction, *, application_id: int, bot_member: FakeMember, locale: str
 ) -> dict[str, Any]:
     """The INTERACTION_CREATE body, with the keys discord.py's Interaction reads."""
-    guild = interaction.guild
     channel_payload = interaction.channel.to_payload()
     channel_payload["permissions"] = str(interaction.user.permissions)
     payload: dict[str, Any] = {
@@ -152,31 +164,57 @@ def interaction_payload(
         "application_id": str(application_id),
         "type": interaction.type,
         "data": interaction.data,
-        "guild": {"id": str(guild.id), "locale": guild.locale, "features": []},
-        "guild_id": str(guild.id),
-        "guild_locale": guild.locale,
         "channel": channel_payload,
         "channel_id": str(interaction.channel.id),
-        "member": interaction.user.to_payload(with_permissions=True),
         "token": interaction.token,
         "version": 1,
         "app_permissions": str(bot_member.permissions),
         "locale": locale,
         "entitlements": [],
         "entitlement_sku_ids": [],
-        "authorizing_integration_owners": {"0": str(guild.id)},
-        "context": 0,
         "attachment_size_limit": ATTACHMENT_SIZE_LIMIT,
     }
+    guild = interaction.guild
+    if guild is None:
+        # A DM with the bot: a plain user, no guild; "0" = installed to a guild, used in a DM.
+        payload["user"] = interaction.user.user.to_payload()
+        payload["authorizing_integration_owners"] = {"0": "0"}
+        payload["context"] = CONTEXT_BOT_DM
+    else:
+        payload["guild"] = {"id": str(guild.id), "locale": guild.locale, "features": []}
+        payload["guild_id"] = str(guild.id)
+        payload["guild_locale"] = guild.locale
+        payload["member"] = interaction.user.to_payload(with_permissions=True)
+        payload["authorizing_integration_owners"] = {"0": str(guild.id)}
+        payload["context"] = CONTEXT_GUILD
     if interaction.source_message is not None:
         payload["message"] = interaction.source_message.to_payload()
     return payload
 
 
-def check_default_permissions(command: dict[str, Any], member: FakeMember) -> None:
-    """Refuse like Discord does when a member lacks a command's default_member_permissions."""
+def check_contexts(command: dict[str, Any], *, in_dm: bool) -> None:
+    """Refuse like the Discord client does: guild-only commands are not offered in DMs."""
+    if not in_dm:
+        return
+    contexts = command.get("contexts")
+    allowed = CONTEXT_BOT_DM in contexts if contexts else command.get("dm_permission", True)
+    if not allowed:
+        raise PermissionError(f"Discord does not offer /{command['name']} in direct messages")
+
+
+def check_default_permissions(
+    command: dict[str, Any], member: FakeMember, allowed_roles: set[int] | None = None
+) -> None:
+    """Refuse like Discord does when a member lacks a command's default_member_permissions.
+
+    ``allowed_roles``: roles a server admin let use the command in Server Settings →
+    Integrations (the command's own overrides, else the app's); they take precedence.
+    """
     required = command.get("default_member_permissions")
     if required is None:
+        return
+    member_roles = {member.guild.id, *(r.id for r in member.roles)}  # @everyone's id = guild's
+    if allowed_roles and member_roles & allowed_roles:
         return
     granted = member.permissions
     # "0" means "nobody but administrators" in Discord's permission model.

@@ -2,10 +2,11 @@
 
 Implements the parts of "Create Message" / "Edit Message" / webhook execute a bot uses:
 ``content``, ``embeds``, ``components``, ``flags``, ``attachments`` (new uploads referenced
-by ``files[n]`` index, existing ones kept by id), ``nonce``. Refuses what Discord refuses:
-empty messages (50006), content over 2000 characters, over 10 embeds, nonce over 25
-characters (50035), files over 10 MiB (40005). Not implemented: stickers, polls,
-mentions parsing, message references, TTS.
+by ``files[n]`` index, existing ones kept by id), ``nonce``, ``allowed_mentions`` (each
+create and edit records on the message which mentions Discord would resolve; see
+mentions.py). Refuses what Discord refuses: empty messages (50006), content over 2000
+characters, over 10 embeds, nonce over 25 characters, bad ``allowed_mentions`` (50035),
+files over 10 MiB (40005). Not implemented: stickers, polls, message references, TTS.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from tests.fakes.discord.mentions import SentMentions, allowed_mentions_problem, resolve_pings
 from tests.fakes.discord.models import EPHEMERAL_FLAG, LOADING_FLAG, FakeFile, FakeMessage
 from tests.fakes.discord.snowflakes import iso_now
 
@@ -67,6 +69,19 @@ def validate_body(body: dict[str, Any]) -> None:
         raise invalid_form(
             "nonce", "BASE_TYPE_MAX_LENGTH", f"Must be {MAX_NONCE} or fewer in length."
         )
+    problem = allowed_mentions_problem(body.get("allowed_mentions"))
+    if problem is not None:
+        raise invalid_form(*problem)
+
+
+def _record_mentions(message: FakeMessage, body: dict[str, Any], action: str) -> None:
+    """Note which mentions this create/edit makes Discord resolve (only content pings)."""
+    if "content" not in body:
+        return
+    allowed = body.get("allowed_mentions")
+    message.sent_mentions.append(
+        SentMentions(action, message.content, allowed, resolve_pings(message.content, allowed))
+    )
 
 
 def _attachment_list(
@@ -132,6 +147,7 @@ def new_message(
         raise DiscordApiError(400, 50006, "Cannot send an empty message")
     for upload in files:
         host(upload, message.channel_id)
+    _record_mentions(message, body, "create")
     return message
 
 
@@ -171,6 +187,7 @@ def apply_edit(
     message.flags &= ~LOADING_FLAG
     message.edited_timestamp = iso_now()
     message.edit_count += 1
+    _record_mentions(message, body, "edit")
 
 
 def _normalise_embed(embed: dict[str, Any]) -> dict[str, Any]:

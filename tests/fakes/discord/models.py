@@ -14,12 +14,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tests.fakes.discord import permissions as perms
+from tests.fakes.discord.mentions import SentMentions
 from tests.fakes.discord.snowflakes import iso_now, new_snowflake
 
 EPHEMERAL_FLAG = 1 << 6
 LOADING_FLAG = 1 << 7  # a deferred "Bot is thinking..." placeholder
 
 TEXT_CHANNEL = 0
+DM_CHANNEL = 1
 
 
 @dataclass(eq=False)
@@ -80,14 +82,16 @@ class FakeRole:
 
 @dataclass(eq=False)
 class FakeChannel:
-    """A guild text channel. ``fault`` makes REST calls on it fail (see FakeDiscord)."""
+    """A guild text channel, or a DM with the bot (``type`` DM_CHANNEL, no guild, a
+    ``recipient``). ``fault`` makes REST calls on it fail (see FakeDiscord)."""
 
-    guild_id: int
+    guild_id: int | None
     name: str
     position: int = 0
     topic: str | None = None
     type: int = TEXT_CHANNEL
     fault: str | None = None  # None, "unknown" (404/10003) or "forbidden" (403/50013)
+    recipient: FakeUser | None = None  # DMs only: the person the bot talks with
     id: int = field(default_factory=new_snowflake)
 
     @property
@@ -95,6 +99,10 @@ class FakeChannel:
         return f"<#{self.id}>"
 
     def to_payload(self) -> dict[str, Any]:
+        if self.type == DM_CHANNEL:
+            assert self.recipient is not None
+            recipients = [self.recipient.to_payload()]
+            return {"id": str(self.id), "type": DM_CHANNEL, "recipients": recipients, "flags": 0}
         return {
             "id": str(self.id),
             "type": self.type,
@@ -295,6 +303,7 @@ class FakeMessage:
     edited_timestamp: str | None = None
     deleted: bool = False
     edit_count: int = 0
+    sent_mentions: list[SentMentions] = field(default_factory=list)  # one per create/edit
 
     @property
     def ephemeral(self) -> bool:

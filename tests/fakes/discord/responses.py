@@ -46,7 +46,7 @@ def _interaction_message(
         uploads,
         host=world.host_file,
         channel_id=interaction.channel.id,
-        guild_id=interaction.guild.id,
+        guild_id=interaction.guild_id,
         author=world.bot_user,
         webhook_id=world.application_id,
         application_id=world.application_id,

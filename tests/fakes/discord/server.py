@@ -7,14 +7,17 @@ discord.py client talks to it once ``patched_discord()`` points ``Route.BASE`` a
 
 Test-side API, in the words of a Discord user: build guilds/roles/channels/members,
 invoke slash commands, autocomplete, press buttons, pick select options, submit modals,
-read channel messages, inject channel faults, inspect every recorded REST call.
-Everything is single-guild-member based: DMs and threads are not simulated.
+read channel messages, inject channel faults, inspect every recorded REST call and the
+mentions each message would ping, set a server's command permissions (Integrations).
+Interactions come from guild members, or from a member's DM with the bot (``in_dm``);
+threads are not simulated.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -26,7 +29,9 @@ from tests.fakes.discord import interactions as ix
 from tests.fakes.discord import permissions as perms
 from tests.fakes.discord.gateway import GUILD_MEMBERS_INTENT, Gateway
 from tests.fakes.discord.interactions import FakeInteraction
+from tests.fakes.discord.mentions import SentMentions
 from tests.fakes.discord.models import (
+    DM_CHANNEL,
     FakeChannel,
     FakeFile,
     FakeGuild,
@@ -54,7 +59,9 @@ class FakeDiscord:
     bot must log in with. ``timeout`` is the default for every wait. ``response_deadline``
     is Discord's 3 s limit for the first interaction callback (``None`` disables it).
     ``nonce_ttl`` is how long ``enforce_nonce`` remembers a nonce (Discord: a few minutes).
-    ``enforce_default_permissions`` refuses invocations Discord would hide from the member.
+    ``enforce_default_permissions`` refuses invocations Discord would hide from the member;
+    ``enforce_contexts`` refuses guild-only commands in DMs, as the Discord client does (turn
+    either off to test a bot's own defence against what Discord should not deliver).
     """
 
     def __init__(
@@ -67,6 +74,7 @@ class FakeDiscord:
         response_deadline: float | None = 3.0,
         nonce_ttl: float = 300.0,
         enforce_default_permissions: bool = True,
+        enforce_contexts: bool = True,
     ) -> None:
         self.world = DiscordWorld(
             bot_name=bot_name,
@@ -77,6 +85,7 @@ class FakeDiscord:
         )
         self.timeout = timeout
         self.enforce_default_permissions = enforce_default_permissions
+        self.enforce_contexts = enforce_contexts
         self.gateway = Gateway(self.world)
         self.rest = RestApi(self.world, lambda: self.gateway.url)
         self._runner: web.AppRunner | None = None
@@ -231,6 +240,48 @@ class FakeDiscord:
         payload = {**member.to_payload(), "guild_id": str(member.guild.id)}
         self.gateway.dispatch("GUILD_MEMBER_UPDATE", payload, intent=GUILD_MEMBERS_INTENT)
 
+    def dm_channel(self, user: FakeUser) -> FakeChannel:
+        """The DM channel between ``user`` and the bot (made on first use)."""
+        for channel in self.world.channels.values():
+            if channel.type == DM_CHANNEL and channel.recipient is user:
+                return channel
+        channel = FakeChannel(
+            guild_id=None, name=f"dm-{user.name}", type=DM_CHANNEL, recipient=user
+        )
+        self.world.channels[channel.id] = channel
+        return channel
+
+    def allow_command_for_role(
+        self, guild: FakeGuild, role: FakeRole, command: str | None = None
+    ) -> None:
+        """Server Settings → Integrations → the bot: members with ``role`` may use
+        ``command`` (every command of the bot when None), whatever its
+        default_member_permissions. A command's own setting needs it synced first."""
+        if command is None:
+            target = self.application_id
+        else:
+            definition = self.world.commands.find(command, guild.id)
+            if definition is None:
+                raise InvalidInvocation(self._no_command_message(command, guild.id))
+            target = int(definition["id"])
+        self.world.command_overrides.setdefault((guild.id, target), set()).add(role.id)
+
+    def register_commands(self, guild: FakeGuild | None, commands: list[dict[str, Any]]) -> None:
+        """Commands the bot registered in ``guild`` (or globally) in an earlier run, as
+        Discord keeps them until the bot overwrites them."""
+        self.world.commands.overwrite(_guild_id(guild), copy.deepcopy(commands))
+
+    def add_bot_message(
+        self,
+        channel: FakeChannel,
+        content: str,
+        *,
+        components: list[dict[str, Any]] | None = None,
+    ) -> FakeMessage:
+        """A message the bot posted in an earlier run (e.g. with buttons that outlive it)."""
+        body = {"content": content, "components": components or []}
+        return self.world.create_channel_message(channel, body, {})
+
     def make_channel_unknown(self, channel: FakeChannel) -> None:
         """REST calls on ``channel`` now fail 404 Unknown Channel (code 10003)."""
         channel.fault = "unknown"
@@ -284,6 +335,16 @@ class FakeDiscord:
         if command is None:
             raise AssertionError(self._no_command_message(name, _guild_id(guild)))
         return command
+
+    def sent_mentions(self) -> list[tuple[FakeMessage, SentMentions]]:
+        """Every message create/edit with content the bot sent (channel messages, interaction
+        replies, followups, edits) with the mentions Discord would resolve, oldest first."""
+        return [
+            (message, sent)
+            for message in sorted(self.world.messages.values(), key=lambda m: m.id)
+            if message.author is self.world.bot_user
+            for sent in message.sent_mentions
+        ]
 
     def channel_messages(self, channel: FakeChannel) -> list[FakeMessage]:
         """What everybody sees in ``channel`` (no ephemeral, deleted or loading messages)."""
@@ -356,9 +417,13 @@ class FakeDiscord:
         user: FakeMember,
         channel: FakeChannel | None = None,
         locale: str = "en-US",
+        in_dm: bool = False,
     ) -> FakeInteraction:
-        """``user`` runs ``/command`` (``"group sub"`` for subcommands) with ``options``."""
-        definition, path = self._command_for(command, user)
+        """``user`` runs ``/command`` (``"group sub"`` for subcommands) with ``options``;
+        with ``in_dm``, in their direct messages with the bot."""
+        if in_dm:
+            channel = self.dm_channel(user.user)
+        definition, path = self._command_for(command, user, in_dm=in_dm)
         built = build_options(
             definition, path, options or {}, host_file=lambda f: self._host_upload(f, user, channel)
         )
@@ -387,10 +452,8 @@ class FakeDiscord:
         )
         data = self._command_data(definition, built.options, built.resolved)
         interaction = self._send(ix.AUTOCOMPLETE, data, user, channel, locale)
-        return await interaction.wait_for(
-            lambda i: i.autocomplete_choices if i.autocomplete_choices is not None else None,
-            timeout=timeout,
-        )
+        await interaction.wait_for(lambda i: i.autocomplete_choices is not None, timeout=timeout)
+        return interaction.autocomplete_choices or []
 
     async def press_button(
         self, message: FakeMessage, custom_id: str, *, user: FakeMember, locale: str = "en-US"
@@ -453,13 +516,19 @@ class FakeDiscord:
             f"the bot has not synced a /{name} command (synced: {known}); did it call tree.sync()?"
         )
 
-    def _command_for(self, command: str, user: FakeMember) -> tuple[dict[str, Any], list[str]]:
+    def _command_for(
+        self, command: str, user: FakeMember, *, in_dm: bool = False
+    ) -> tuple[dict[str, Any], list[str]]:
         name, *path = command.split()
-        definition = self.world.commands.find(name, user.guild.id)
+        scope = None if in_dm else user.guild.id  # a DM offers global commands only
+        definition = self.world.commands.find(name, scope)
         if definition is None:
-            raise InvalidInvocation(self._no_command_message(name, user.guild.id))
-        if self.enforce_default_permissions:
-            ix.check_default_permissions(definition, user)
+            raise InvalidInvocation(self._no_command_message(name, scope))
+        if self.enforce_contexts:
+            ix.check_contexts(definition, in_dm=in_dm)
+        if self.enforce_default_permissions and not in_dm:
+            allowed_roles = self.world.roles_allowed_to_use(definition, user.guild.id)
+            ix.check_default_permissions(definition, user, allowed_roles)
         return definition, path
 
     @staticmethod

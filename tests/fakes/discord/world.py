@@ -51,6 +51,9 @@ class DiscordWorld:
         self.users: dict[int, FakeUser] = {self.bot_user.id: self.bot_user}
         self.hosted: dict[int, FakeFile] = {}
         self.commands = CommandRegistry(self.application_id)
+        # Server Settings → Integrations: (guild id, command id or application id for "all
+        # commands") -> roles allowed to use it whatever its default_member_permissions.
+        self.command_overrides: dict[tuple[int, int], set[int]] = {}
         self.interactions: dict[int, FakeInteraction] = {}
         self.requests: list[RecordedRequest] = []
         self.unhandled: list[RecordedRequest] = []
@@ -92,6 +95,13 @@ class DiscordWorld:
             for m in self.messages.values()
             if m.channel_id == channel.id and not m.deleted and not m.ephemeral and not m.loading
         ]
+
+    def roles_allowed_to_use(self, command: dict[str, Any], guild_id: int) -> set[int]:
+        """The command's own Integrations overrides in ``guild_id``, else the app's."""
+        own = self.command_overrides.get((guild_id, int(command["id"])))
+        if own is not None:
+            return own
+        return self.command_overrides.get((guild_id, self.application_id), set())
 
     # -- files ---------------------------------------------------------------------------
 
