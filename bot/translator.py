@@ -7,7 +7,8 @@ Write them with :func:`localized` instead of a plain string::
 
 and set :class:`CatalogueTranslator` on the tree before syncing. Discord then shows each person
 the text in their own Discord language; locales kobo does not speak see the English default.
-Command and option names are never translated: staff type and document them, so they stay put.
+Command and option names stay plain strings, never translated: staff type them and the README
+documents them, so they must not change with the reader's language.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import asyncio
 
 import discord
 from discord import app_commands
-from discord.app_commands import TranslationContextLocation as Location
 
 from i18n import FALLBACK_LANGUAGE, Language, load_catalogues, text
 
@@ -26,16 +26,6 @@ DISCORD_LANGUAGES: dict[discord.Locale, Language] = {
     discord.Locale.american_english: "en",
     discord.Locale.british_english: "en",
 }
-# Names stay as they are (see the module docstring); everything shown as text is translated.
-TRANSLATED = frozenset(
-    {
-        Location.command_description,
-        Location.group_description,
-        Location.parameter_description,
-        Location.choice_name,
-        Location.other,
-    }
-)
 
 
 def localized(key: str) -> app_commands.locale_str:
@@ -58,6 +48,6 @@ class CatalogueTranslator(app_commands.Translator):
     ) -> str | None:
         key = string.extras.get("key")
         language = DISCORD_LANGUAGES.get(locale)
-        if key is None or language is None or context.location not in TRANSLATED:
+        if key is None or language is None:
             return None
         return text(key, language)

@@ -11,6 +11,7 @@ import functools
 import string
 from collections.abc import Mapping
 from importlib.resources import files
+from importlib.resources.abc import Traversable
 from types import MappingProxyType
 
 from babel.messages.pofile import read_po
@@ -32,8 +33,8 @@ class MessageParamsError(TypeError):
     """The values given do not match the message's placeholders (like a call with wrong kwargs)."""
 
 
-def catalogue_file(language: Language):
-    """The .po file of ``language`` (a :class:`importlib.resources.abc.Traversable`)."""
+def catalogue_file(language: Language) -> Traversable:
+    """The .po file of ``language``, wherever the package is installed."""
     return files("i18n") / "locales" / language / "LC_MESSAGES" / f"{DOMAIN}.po"
 
 

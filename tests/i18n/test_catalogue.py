@@ -73,6 +73,17 @@ def test_babel_reads_the_file_without_a_warning(language, capsys):
     assert list(catalog.check()) == []
 
 
+# Babel reads an unterminated string or words after the closing quote without a warning,
+# keeping a mangled text; so every line must be a comment, blank, or a keyword and/or a string.
+PO_LINE = re.compile(r'#.*|\s*|((msgctxt|msgid|msgstr) )?"([^"\\]|\\.)*"')
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_every_line_is_well_formed(language):
+    lines = po_path(language).read_text("utf-8").splitlines()
+    assert [(n, line) for n, line in enumerate(lines, 1) if not PO_LINE.fullmatch(line)] == []
+
+
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_no_key_is_written_twice(language):
     # Babel quietly merges duplicates, so one of two differing texts would be lost unseen.
