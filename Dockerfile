@@ -31,6 +31,7 @@ COPY storage ./storage
 COPY device_api ./device_api
 COPY augment ./augment
 COPY finetune ./finetune
+COPY i18n ./i18n
 RUN pip install --no-deps .
 
 RUN useradd --create-home --uid 10001 kobo \
