@@ -71,3 +71,12 @@ def test_dockerfile_installs_the_lock_in_a_layer_before_the_source():
     first_source_copy = next(i for i, line in enumerate(lines) if line.startswith("COPY bot "))
     assert lines.index("COPY requirements.lock ./") < install_lock < first_source_copy
     assert "RUN pip install --no-deps ." in lines[first_source_copy:]
+
+
+def test_dockerfile_copies_every_package_that_pyproject_installs():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    patterns = project["tool"]["setuptools"]["packages"]["find"]["include"]
+    packages = {pattern.rstrip("*") for pattern in patterns}
+    lines = (ROOT / "Dockerfile").read_text(encoding="utf-8").splitlines()
+    copied = {line.split()[1] for line in lines if line.startswith("COPY ") and "./" in line}
+    assert packages <= copied
