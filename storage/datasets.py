@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import os
 import re
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
 from storage.database import Database, utc_now
+from storage.files import write_atomically
 
 DATASETS_SUBDIR = "datasets"
 
@@ -113,10 +113,5 @@ def _escape_like(text: str) -> str:
 def _write_atomically(folder: Path, target: Path, content: bytes) -> str:
     """Write ``content`` to ``target`` all or nothing; returns its sha256."""
     folder.mkdir(parents=True, exist_ok=True)
-    temporary = target.with_suffix(".tmp")
-    with open(temporary, "wb") as handle:
-        handle.write(content)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, target)
+    write_atomically({target: content})
     return hashlib.sha256(content).hexdigest()
