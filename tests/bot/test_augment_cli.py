@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import resource
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -193,3 +194,32 @@ def test_outputs_through_a_symlink_update_the_file_it_points_at(tmp_path):
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "link.jsonl").is_symlink()
     assert len((tmp_path / "real.jsonl").read_text("utf-8").splitlines()) == 400
+
+
+def test_a_hub_model_without_network_fails_at_once_and_says_how_to_use_a_folder(
+    tmp_path, rigged_model
+):
+    with socket.socket() as probe:  # a port nothing listens on: the Hub cannot be reached
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    no_hub = {
+        "HF_HUB_OFFLINE": "",
+        "HF_ENDPOINT": f"http://127.0.0.1:{closed}",
+        "HF_HOME": str(tmp_path / "empty-cache"),
+    }
+    (tmp_path / "q.csv").write_text("system,user,assistant\ns,公園で犬と遊びたい。,うん\n", "utf-8")
+
+    result = run_cli("q.csv", "--method", "bert", cwd=tmp_path, **no_hub)
+    assert result.returncode == 2
+    assert (
+        "kobo augment: cannot load the fill-mask model 'tohoku-nlp/bert-base-japanese-v3' "
+        "(AUGMENT_MODEL): it is not in the local cache and the Hugging Face Hub "
+        f"(http://127.0.0.1:{closed}) cannot be reached. Download it once on a machine with "
+        "internet access (it is kept in HF_HOME), or set AUGMENT_MODEL to a local folder"
+    ) in result.stderr
+    assert "Retry" not in result.stderr and "Traceback" not in result.stderr
+
+    local = run_cli("q.csv", "--method", "bert", cwd=tmp_path, AUGMENT_MODEL=str(rigged_model),
+                    **no_hub)  # fmt: skip
+    assert local.returncode == 0, local.stderr
+    assert "examples out: 3 (1 original + 2 bert)" in local.stdout
