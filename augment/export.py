@@ -10,10 +10,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Iterable
 
 import openpyxl
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
 
 from augment.example import Example
@@ -21,6 +21,13 @@ from augment.example import Example
 COLUMNS = ("system", "user", "assistant")
 SHEET_NAME = "LearningData"
 COLUMN_WIDTHS = {"A": 40, "B": 50, "C": 50}
+# A spreadsheet runs a cell starting with one of these as a formula (=HYPERLINK(...), +cmd|...,
+# @SUM(...)); OWASP's CSV injection advice: start such a cell with a quote so it stays text.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_GUARD = "'"
+# What XML 1.0 forbids (control characters, lone surrogates, U+FFFE, U+FFFF): Excel refuses an
+# xlsx holding one, and they mean nothing in a copy for reading.
+XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 def to_jsonl(examples: Iterable[Example]) -> bytes:
@@ -30,14 +37,28 @@ def to_jsonl(examples: Iterable[Example]) -> bytes:
 
 
 def review_row(example: Example) -> list[str]:
+    """The system, user and assistant cells, without characters XML forbids."""
     return [
-        "\n".join(
-            str(message.get("content"))
-            for message in example.messages
-            if message.get("role") == role and isinstance(message.get("content"), str)
+        XML_FORBIDDEN.sub(
+            "",
+            "\n".join(
+                str(message.get("content"))
+                for message in example.messages
+                if message.get("role") == role and isinstance(message.get("content"), str)
+            ),
         )
         for role in COLUMNS
     ]
+
+
+def guard_formula(text: str) -> str:
+    return FORMULA_GUARD + text if text.startswith(FORMULA_STARTS) else text
+
+
+def unguard_formula(text: str) -> str:
+    """The cell's text as it was before ``guard_formula`` (reading a review copy back)."""
+    guarded = text.startswith(FORMULA_GUARD) and text[1:].startswith(FORMULA_STARTS)
+    return text[1:] if guarded else text
 
 
 def to_csv(examples: Iterable[Example]) -> bytes:
@@ -45,7 +66,7 @@ def to_csv(examples: Iterable[Example]) -> bytes:
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(COLUMNS)
-    writer.writerows(review_row(example) for example in examples)
+    writer.writerows([guard_formula(text) for text in review_row(example)] for example in examples)
     return buffer.getvalue().encode("utf-8-sig")
 
 
@@ -58,9 +79,7 @@ def to_xlsx(examples: Iterable[Example]) -> bytes:
         cell.font = Font(bold=True)
     for row_number, row in enumerate((review_row(example) for example in examples), start=2):
         for column, text in enumerate(row, start=1):
-            # Control characters are not allowed in xlsx; they mean nothing in a review copy.
-            clean = ILLEGAL_CHARACTERS_RE.sub("", text)
-            cell = sheet.cell(row=row_number, column=column, value=clean)
+            cell = sheet.cell(row=row_number, column=column, value=text)
             # openpyxl would store "=..." as a formula; a sentence must stay text.
             cell.data_type = "s"
     for letter, width in COLUMN_WIDTHS.items():

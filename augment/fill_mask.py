@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 DEFAULT_MODEL = "tohoku-nlp/bert-base-japanese-v3"
 DEFAULT_BATCH_SIZE = 32
+HUB_PROBE_SECONDS = 5.0
 WORD_START_MARKERS = ("▁", "Ġ")  # SentencePiece and byte-level BPE mark the start of a word
 CONTINUATION_PREFIX = "##"  # WordPiece marks a piece that continues a word
 
@@ -86,7 +87,10 @@ def _load(name_or_path: str) -> _Loaded:
             # A Hub model downloaded before: no network round trip (and no retries offline).
             tokenizer, model = _from_pretrained(name_or_path, local_files_only=True)
         except OSError:
+            _require_hub(name_or_path)
             tokenizer, model = _from_pretrained(name_or_path, local_files_only=False)
+    except ModelLoadError:
+        raise
     except Exception as error:  # transformers raises OSError, ValueError, ImportError, ...
         raise ModelLoadError(
             f"cannot load the fill-mask model {name_or_path!r}: {_first_line(error)}"
@@ -103,6 +107,27 @@ def _load(name_or_path: str) -> _Loaded:
         )
     model.eval()
     return _Loaded(tokenizer=tokenizer, model=model, lock=threading.Lock())
+
+
+def _require_hub(name: str) -> None:
+    """Ask the Hub once, briefly: unreachable, huggingface_hub would retry each file for about
+    a minute, logging every try, before saying the same."""
+    from huggingface_hub import constants, get_session
+
+    if constants.HF_HUB_OFFLINE:
+        reason = "HF_HUB_OFFLINE is set"
+    else:
+        try:
+            get_session().head(f"{constants.ENDPOINT}/api/models/{name}", timeout=HUB_PROBE_SECONDS)
+            return  # any answer, even "not found", means the download can be tried
+        except Exception:  # the HTTP client's connect, timeout and proxy errors
+            reason = f"the Hugging Face Hub ({constants.ENDPOINT}) cannot be reached"
+    raise ModelLoadError(
+        f"cannot load the fill-mask model {name!r} (AUGMENT_MODEL): it is not in the local cache "
+        f"and {reason}. Download it once on a machine with internet access (it is kept in "
+        "HF_HOME), or set AUGMENT_MODEL to a local folder holding the model (config.json, the "
+        "weights and the tokenizer files)."
+    )
 
 
 def _from_pretrained(name_or_path: str, *, local_files_only: bool) -> tuple[Any, Any]:

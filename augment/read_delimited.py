@@ -7,6 +7,7 @@ import io
 from collections.abc import Iterator
 
 from augment.errors import InputError
+from augment.export import unguard_formula
 from augment.table import Row
 
 # Japanese Excel saves "CSV" as cp932 unless the user picks "CSV UTF-8".
@@ -35,7 +36,10 @@ def decode_text(data: bytes, filename: str) -> str:
 
 
 def delimited_rows(text: str, filename: str, delimiter: str) -> Iterator[Row]:
-    """``(record_number, cells)``; a record with a quoted line break is still one row."""
+    """``(record_number, cells)``; a record with a quoted line break is still one row.
+
+    A cell our CSV review copy guarded against formulas ("'=1+2") reads as it was ("=1+2").
+    """
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     record = 0
     while True:
@@ -49,4 +53,4 @@ def delimited_rows(text: str, filename: str, delimiter: str) -> Iterator[Row]:
                 f"{'TSV' if delimiter == chr(9) else 'CSV'} ({error})."
             ) from error
         record += 1
-        yield record, cells
+        yield record, [unguard_formula(cell) for cell in cells]

@@ -11,12 +11,23 @@ from augment.example import Example
 from augment.read_delimited import column_number, decode_text, delimited_rows
 from augment.read_jsonl import jsonl_lines, parse_example
 from augment.read_xlsx import EXCEL_ERRORS, choose_sheet, column_letter, open_workbook, xlsx_rows
-from augment.table import Header, Row, cell_text, find_header, limited, values
+from augment.table import (
+    HEADER_SEARCH_ROWS,
+    Header,
+    Row,
+    cell_text,
+    find_header,
+    limited,
+    values,
+)
 
 EXCEL_SUFFIXES = (".xlsx", ".xlsm")
 SUFFIXES = (*EXCEL_SUFFIXES, ".csv", ".tsv", ".jsonl")
 # An xlsx is zipped XML; formatting compresses very well, so allow this much unpacked per byte.
 UNPACKED_PER_BYTE = 40
+# Different texts (shared strings) a workbook may hold per row the limit allows: the three
+# columns, notes beside them, and the other sheets' instructions. openpyxl loads them all first.
+TEXTS_PER_ROW = 10
 # How many skipped rows a "no usable rows" message spells out before "and N more".
 SHOWN_SKIPS = 3
 
@@ -73,8 +84,12 @@ def read_sheet(
     if suffix == ".jsonl":
         return _read_jsonl(data, name, default_system, limits)
     if suffix in EXCEL_SUFFIXES:
-        max_unpacked = limits.max_bytes * UNPACKED_PER_BYTE
-        with open_workbook(data, name, max_unpacked=max_unpacked) as workbook:
+        with open_workbook(
+            data,
+            name,
+            max_unpacked=limits.max_bytes * UNPACKED_PER_BYTE,
+            max_shared_strings=(limits.max_rows + HEADER_SEARCH_ROWS) * TEXTS_PER_ROW,
+        ) as workbook:
             sheet = choose_sheet(workbook, name)
             return _read_rows(
                 xlsx_rows(sheet, name),

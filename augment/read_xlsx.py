@@ -13,6 +13,7 @@ from openpyxl.utils import get_column_letter
 
 from augment.errors import InputError
 from augment.table import HEADER_SEARCH_ROWS, Row, is_header_like
+from augment.xlsx_zip import count_shared_strings, first_value_row_after
 
 PREFERRED_SHEET = "learningdata"
 # Workshop templates are formatted far below the last row anyone fills in: stop after this many
@@ -29,17 +30,18 @@ def column_letter(index: int) -> str:
 
 
 @contextmanager
-def open_workbook(data: bytes, filename: str, *, max_unpacked: int) -> Iterator[Any]:
-    """``max_unpacked``: an xlsx is a zip; a small upload could unpack to gigabytes of XML."""
+def open_workbook(
+    data: bytes, filename: str, *, max_unpacked: int, max_shared_strings: int
+) -> Iterator[Any]:
+    """Refuse, before openpyxl parses anything, a zip that unpacks to more than ``max_unpacked``
+    bytes or holds more than ``max_shared_strings`` texts: a small upload can hold either."""
     try:
-        unpacked = sum(item.file_size for item in zipfile.ZipFile(io.BytesIO(data)).infolist())
+        archive = zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, OSError, ValueError):
-        unpacked = 0  # not a zip at all: load_workbook below says so in its own words
-    if unpacked > max_unpacked:
-        raise InputError(
-            f"{filename}: the workbook unpacks to {unpacked:,} bytes, over the limit of "
-            f"{max_unpacked:,}; delete unused sheets and formatting, or split it."
-        )
+        archive = None  # not a zip at all: load_workbook below says so in its own words
+    if archive is not None:
+        with archive:
+            _check_archive(archive, filename, max_unpacked, max_shared_strings)
     try:
         # data_only: a formula cell gives the value Excel saved with it, not the formula text.
         workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
@@ -52,6 +54,31 @@ def open_workbook(data: bytes, filename: str, *, max_unpacked: int) -> Iterator[
         yield workbook
     finally:
         workbook.close()
+
+
+def _check_archive(
+    archive: zipfile.ZipFile, filename: str, max_unpacked: int, max_shared_strings: int
+) -> None:
+    # The sizes come from the zip's directory; zipfile never unpacks more than a member declares.
+    unpacked = sum(item.file_size for item in archive.infolist())
+    if unpacked > max_unpacked:
+        raise InputError(
+            f"{filename}: the workbook unpacks to {unpacked:,} bytes, over the limit of "
+            f"{max_unpacked:,}; delete unused sheets and formatting, or split it."
+        )
+    # Every member, not only xl/sharedStrings.xml: the workbook may name its strings part anyhow.
+    texts = 0
+    for item in archive.infolist():
+        try:
+            with archive.open(item) as member:
+                texts += count_shared_strings(member, stop_above=max_shared_strings - texts)
+        except Exception:  # encrypted, corrupt, unknown compression: zipfile raises many kinds
+            continue  # load_workbook below reports the member if it matters
+        if texts > max_shared_strings:
+            raise InputError(
+                f"{filename}: the workbook holds more than {max_shared_strings:,} texts, more than "
+                "the row limit could need; delete unused sheets and cells, or split it."
+            )
 
 
 def _sheet_rows(sheet: Any, filename: str, max_row: int | None = None) -> Iterator[Row]:
@@ -87,7 +114,10 @@ def choose_sheet(workbook: Any, filename: str) -> Any:
 
 
 def xlsx_rows(sheet: Any, filename: str) -> Iterator[Row]:
-    """All rows of ``sheet``, stopping after a long run of blank rows (template formatting)."""
+    """All rows of ``sheet``, stopping after a long run of blank rows (template formatting).
+
+    A value further down is not dropped silently: the sheet is refused, naming its row.
+    """
     blank_run = 0
     for row_number, cells in _sheet_rows(sheet, filename):
         if any(cell is not None and str(cell).strip() for cell in cells):
@@ -95,5 +125,23 @@ def xlsx_rows(sheet: Any, filename: str) -> Iterator[Row]:
         else:
             blank_run += 1
             if blank_run >= MAX_BLANK_RUN:
+                _refuse_values_below(sheet, filename, row_number)
                 return
         yield row_number, cells
+
+
+def _refuse_values_below(sheet: Any, filename: str, row_number: int) -> None:
+    try:
+        # openpyxl's own way to open the sheet's XML in the (still open) archive.
+        with sheet._get_source() as source:
+            later = first_value_row_after(source, row_number)
+    except Exception as error:  # it parsed moments ago; only a corrupt tail gets here
+        raise InputError(
+            f"{filename}, sheet {sheet.title!r}: cannot be read ({type(error).__name__}); "
+            "save it again from Excel as .xlsx."
+        ) from error
+    if later is not None:
+        raise InputError(
+            f"{filename}, sheet {sheet.title!r}: row {later} comes after {MAX_BLANK_RUN:,} blank "
+            "rows, and reading stops at such a gap; delete the blank rows above it."
+        )

@@ -45,6 +45,7 @@ class KoboApp:
         try:
             self.db = await Database.open(self.settings.database_path)
             self.services = Services.build(self.settings, self.db)
+            await self.services.datasets.remove_orphans()  # before /augment can write any
             self.scheduler = AsyncIOScheduler()
             self.scheduler.start()
             api = create_app(self.settings, db=self.db, recorder=self.services.last_seen)

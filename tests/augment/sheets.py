@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import re
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import openpyxl
@@ -58,4 +58,60 @@ def with_cached_value(data: bytes, cell: str, value: str) -> bytes:
                 content = text.encode()
             target.writestr(item, content)
     assert replaced == 1, f"formula cell {cell} not found"
+    return output.getvalue()
+
+
+MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+RELATIONSHIPS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+PACKAGE_RELATIONSHIPS = "http://schemas.openxmlformats.org/package/2006/relationships"
+SPREADSHEET = "application/vnd.openxmlformats-officedocument.spreadsheetml"
+
+
+def handmade_workbook(sheet_xml: bytes, shared_strings: Iterable[bytes]) -> bytes:
+    """A one-sheet workbook ("LearningData") written XML by hand, as a hostile tool could.
+
+    ``sheet_xml`` is what goes inside ``<sheetData>``; ``shared_strings`` are the ``<si>``
+    elements of xl/sharedStrings.xml (cells refer to them by index with ``t="s"``).
+    """
+    parts = {
+        "[Content_Types].xml": (
+            '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+            '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.'
+            'relationships+xml"/><Default Extension="xml" ContentType="application/xml"/>'
+            f'<Override PartName="/xl/workbook.xml" ContentType="{SPREADSHEET}.sheet.main+xml"/>'
+            '<Override PartName="/xl/worksheets/sheet1.xml" '
+            f'ContentType="{SPREADSHEET}.worksheet+xml"/>'
+            '<Override PartName="/xl/sharedStrings.xml" '
+            f'ContentType="{SPREADSHEET}.sharedStrings+xml"/></Types>'
+        ).encode(),
+        "_rels/.rels": (
+            f'<Relationships xmlns="{PACKAGE_RELATIONSHIPS}"><Relationship Id="rId1" '
+            f'Type="{RELATIONSHIPS}/officeDocument" Target="xl/workbook.xml"/></Relationships>'
+        ).encode(),
+        "xl/workbook.xml": (
+            f'<workbook xmlns="{MAIN}" xmlns:r="{RELATIONSHIPS}"><sheets>'
+            '<sheet name="LearningData" sheetId="1" r:id="rId1"/></sheets></workbook>'
+        ).encode(),
+        "xl/_rels/workbook.xml.rels": (
+            f'<Relationships xmlns="{PACKAGE_RELATIONSHIPS}">'
+            f'<Relationship Id="rId1" Type="{RELATIONSHIPS}/worksheet" '
+            'Target="worksheets/sheet1.xml"/>'
+            f'<Relationship Id="rId2" Type="{RELATIONSHIPS}/sharedStrings" '
+            'Target="sharedStrings.xml"/></Relationships>'
+        ).encode(),
+        "xl/worksheets/sheet1.xml": (
+            f'<worksheet xmlns="{MAIN}"><sheetData>'.encode()
+            + sheet_xml
+            + b"</sheetData></worksheet>"
+        ),
+    }
+    output = io.BytesIO()
+    with zipfile.ZipFile(output, "w", zipfile.ZIP_DEFLATED) as target:
+        for name, content in parts.items():
+            target.writestr(name, content)
+        with target.open("xl/sharedStrings.xml", "w") as strings:
+            strings.write(f'<sst xmlns="{MAIN}">'.encode())
+            for item in shared_strings:
+                strings.write(item)
+            strings.write(b"</sst>")
     return output.getvalue()

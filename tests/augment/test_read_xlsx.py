@@ -6,7 +6,7 @@ import zipfile
 import pytest
 
 from augment import InputError, ReadLimits, SkippedRow, read_sheet
-from tests.augment.sheets import SYSTEM, with_cached_value, workbook_bytes
+from tests.augment.sheets import SYSTEM, handmade_workbook, with_cached_value, workbook_bytes
 
 LIMITS = ReadLimits(max_bytes=1_000_000, max_rows=100)
 
@@ -217,3 +217,60 @@ def test_workbook_that_unpacks_to_far_more_than_its_size_is_refused() -> None:
         InputError, match=r"^bomb\.xlsx: the workbook unpacks to 5,0\d\d,\d\d\d bytes"
     ):
         read_sheet(bomb.getvalue(), "bomb.xlsx", default_system=None, limits=ReadLimits(30_000, 10))
+
+
+HEADER_AND_ONE_ROW = (
+    b'<row r="1"><c r="A1" t="s"><v>0</v></c><c r="B1" t="s"><v>1</v></c>'
+    b'<c r="C1" t="s"><v>2</v></c></row>'
+    b'<row r="2"><c r="A2" t="s"><v>3</v></c><c r="B2" t="s"><v>3</v></c>'
+    b'<c r="C2" t="s"><v>3</v></c></row>'
+)
+HEADER_STRINGS = [b"<si><t>system</t></si><si><t>user</t></si><si><t>assistant</t></si>"]
+
+
+def test_millions_of_tiny_texts_are_refused_before_openpyxl_loads_them() -> None:
+    # 2,000,000 shared strings zip to a few hundred KB; openpyxl would spend a minute and a GB
+    # loading them before the first row. Real limits: the default settings.
+    tiny = b"".join(b"<si><t>%d</t></si>" % (i % 1000) for i in range(1000))
+    data = handmade_workbook(HEADER_AND_ONE_ROW, [*HEADER_STRINGS, *[tiny] * 2000])
+    assert len(data) < 500_000
+    with pytest.raises(InputError) as error:
+        read_sheet(data, "many.xlsx", default_system=None, limits=ReadLimits())
+    assert str(error.value) == (
+        "many.xlsx: the workbook holds more than 50,200 texts, more than the row limit could "
+        "need; delete unused sheets and cells, or split it."
+    )
+
+
+def test_texts_within_what_the_row_limit_needs_are_read() -> None:
+    # (100 rows + 20 header rows) x 10 texts a row: 1,200 is the most LIMITS allows.
+    fillers = [b"<si><t>n%d</t></si>" % i for i in range(1_200 - 4)]
+    data = handmade_workbook(HEADER_AND_ONE_ROW, [*HEADER_STRINGS, b"<si><t>x</t></si>", *fillers])
+    assert users(read_sheet(data, "ok.xlsx", default_system=None, limits=LIMITS)) == ["x"]
+    one_more = handmade_workbook(
+        HEADER_AND_ONE_ROW, [*HEADER_STRINGS, b"<si><t>x</t></si>", *fillers, b"<si><t>!</t></si>"]
+    )
+    with pytest.raises(InputError, match=r"^more\.xlsx: the workbook holds more than 1,200 texts"):
+        read_sheet(one_more, "more.xlsx", default_system=None, limits=LIMITS)
+
+
+def test_a_row_after_a_long_blank_stretch_is_reported_not_dropped() -> None:
+    far = b'<row r="12005"><c r="B12005" t="s"><v>3</v></c><c r="C12005" t="s"><v>3</v></c></row>'
+    data = handmade_workbook(HEADER_AND_ONE_ROW + far, [*HEADER_STRINGS, b"<si><t>x</t></si>"])
+    with pytest.raises(InputError) as error:
+        read_sheet(data, "gap.xlsx", default_system=None, limits=LIMITS)
+    assert str(error.value) == (
+        "gap.xlsx, sheet 'LearningData': row 12005 comes after 10,000 blank rows, and reading "
+        "stops at such a gap; delete the blank rows above it."
+    )
+
+
+def test_formatted_rows_and_empty_formula_results_far_below_are_not_values() -> None:
+    # Template rows formatted (and a formula filled down, showing "") far past the data.
+    below = b"".join(
+        b'<row r="%d"><c r="A%d" s="1"/><c r="D%d" t="str"><f>IF(B%d="","",1)</f><v></v></c></row>'
+        % (row, row, row, row)
+        for row in range(3, 12_003)
+    )
+    data = handmade_workbook(HEADER_AND_ONE_ROW + below, [*HEADER_STRINGS, b"<si><t>x</t></si>"])
+    assert users(read_sheet(data, "tidy.xlsx", default_system=None, limits=LIMITS)) == ["x"]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import resource
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +19,10 @@ from tests.augment.sheets import SYSTEM, workbook_bytes
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def run_cli(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess:
+def run_cli(
+    *args: str, cwd: Path, max_file_bytes: int | None = None, **env: str
+) -> subprocess.CompletedProcess:
+    """``max_file_bytes``: the most a file the CLI writes may grow (RLIMIT_FSIZE): a full disk."""
     environment = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "AUGMENT_"))},
         "PYTHONPATH": str(ROOT),
@@ -31,7 +36,12 @@ def run_cli(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess:
         capture_output=True,
         text=True,
         timeout=120,
+        preexec_fn=None if max_file_bytes is None else lambda: _limit_files(max_file_bytes),
     )
+
+
+def _limit_files(size: int) -> None:
+    resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
 
 
 @pytest.fixture(scope="module")
@@ -105,3 +115,111 @@ def test_missing_and_oversized_files_are_refused_before_reading(tmp_path):
     big = run_cli("big.csv", cwd=tmp_path, AUGMENT_MAX_FILE_BYTES="1000")
     assert big.returncode == 2
     assert "2,000 bytes is over the limit of 1,000 (AUGMENT_MAX_FILE_BYTES)" in big.stderr
+
+
+QUESTIONS = "system,user,assistant\n" + "".join(f"s,question {i},answer {i}\n" for i in range(200))
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        (("--top-k", "0"), "--top-k 0 is invalid: Input should be greater than or equal to 1"),
+        (("--batch-size", "0"), "--batch-size 0 is invalid: Input should be greater than or equal"),
+        (
+            ("--batch-size", "100000"),
+            "--batch-size 100000 is invalid: Input should be less than or equal to 1024 "
+            "(as for AUGMENT_BATCH_SIZE)",
+        ),
+    ],
+)
+def test_options_are_held_to_the_bounds_of_their_settings(tmp_path, option, message):
+    (tmp_path / "q.csv").write_text(QUESTIONS, encoding="utf-8")
+    result = run_cli("q.csv", "--method", "bert", "--model", "/nonexistent/model", *option,
+                     cwd=tmp_path)  # fmt: skip
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"kobo augment: {message}")
+
+
+def test_outputs_that_would_overwrite_the_sheet_or_each_other_are_refused(tmp_path):
+    sheet = tmp_path / "q.csv"
+    sheet.write_text(QUESTIONS, encoding="utf-8")
+    os.link(sheet, tmp_path / "hardlink.csv")
+    (tmp_path / "symlink.csv").symlink_to(sheet)
+    cases = [
+        (("-o", "q.csv"), "-o q.csv is the input sheet"),
+        (("-o", "hardlink.csv"), "-o hardlink.csv is the input sheet"),
+        (("-o", "out.jsonl", "--review", "symlink.csv"), "--review symlink.csv is the input sheet"),
+        (("-o", "out.csv", "--review", "./out.csv"), "--review out.csv is the -o file too"),
+    ]
+    for args, message in cases:
+        result = run_cli("q.csv", *args, cwd=tmp_path)
+        assert result.returncode == 2 and message in result.stderr, (args, result.stderr)
+    assert sheet.read_text(encoding="utf-8") == QUESTIONS
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["hardlink.csv", "q.csv", "symlink.csv"]
+
+
+def test_devices_and_pipes_are_refused_as_input_and_output(tmp_path):
+    (tmp_path / "zero.csv").symlink_to("/dev/zero")  # would be read for ever
+    os.mkfifo(tmp_path / "pipe.csv")  # opening it would wait for a writer for ever
+    (tmp_path / "q.csv").write_text(QUESTIONS, encoding="utf-8")
+    for args, message in [
+        (("zero.csv",), "zero.csv: not a regular file"),
+        (("pipe.csv",), "pipe.csv: not a regular file"),
+        (("q.csv", "-o", "pipe.csv"), "-o pipe.csv: not a regular file"),
+    ]:
+        result = run_cli(*args, cwd=tmp_path)
+        assert result.returncode == 2 and message in result.stderr, (args, result.stderr)
+
+
+def test_a_failed_write_keeps_the_old_output_and_leaves_nothing_new(tmp_path):
+    (tmp_path / "q.csv").write_text(QUESTIONS, encoding="utf-8")
+    (tmp_path / "out.jsonl").write_bytes(b"the good old file\n")
+
+    full_disk = run_cli("q.csv", "-o", "out.jsonl", cwd=tmp_path, max_file_bytes=1_000)
+    assert full_disk.returncode == 2 and "cannot write the output" in full_disk.stderr
+
+    no_folder = run_cli("q.csv", "-o", "out.jsonl", "--review", "gone/r.csv", cwd=tmp_path)
+    assert no_folder.returncode == 2 and "cannot write the output" in no_folder.stderr
+
+    assert (tmp_path / "out.jsonl").read_bytes() == b"the good old file\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.jsonl", "q.csv"]  # no temp files
+
+
+def test_outputs_through_a_symlink_update_the_file_it_points_at(tmp_path):
+    (tmp_path / "q.csv").write_text(QUESTIONS, encoding="utf-8")
+    (tmp_path / "real.jsonl").write_bytes(b"old\n")
+    (tmp_path / "link.jsonl").symlink_to("real.jsonl")
+    result = run_cli("q.csv", "--count", "2", "-o", "link.jsonl", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "link.jsonl").is_symlink()
+    assert len((tmp_path / "real.jsonl").read_text("utf-8").splitlines()) == 400
+
+
+def test_a_hub_model_without_network_fails_at_once_and_says_how_to_use_a_folder(
+    tmp_path, rigged_model
+):
+    with socket.socket() as probe:  # a port nothing listens on: the Hub cannot be reached
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    no_hub = {
+        "HF_HUB_OFFLINE": "",
+        "HF_ENDPOINT": f"http://127.0.0.1:{closed}",
+        "HF_HOME": str(tmp_path / "empty-cache"),
+    }
+    (tmp_path / "q.csv").write_text("system,user,assistant\ns,公園で犬と遊びたい。,うん\n", "utf-8")
+
+    result = run_cli("q.csv", "--method", "bert", cwd=tmp_path, **no_hub)
+    assert result.returncode == 2
+    assert (
+        "kobo augment: cannot load the fill-mask model 'tohoku-nlp/bert-base-japanese-v3' "
+        "(AUGMENT_MODEL): it is not in the local cache and the Hugging Face Hub "
+        f"(http://127.0.0.1:{closed}) cannot be reached. Download it once on a machine with "
+        "internet access (it is kept in HF_HOME), or set AUGMENT_MODEL to a local folder"
+    ) in result.stderr
+    assert "Retry" not in result.stderr and "Traceback" not in result.stderr
+
+    local = run_cli("q.csv", "--method", "bert", cwd=tmp_path, AUGMENT_MODEL=str(rigged_model),
+                    **no_hub)  # fmt: skip
+    assert local.returncode == 0, local.stderr
+    assert "examples out: 3 (1 original + 2 bert)" in local.stdout

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
+from pathlib import PurePosixPath
 
 import pytest
 
@@ -63,3 +64,26 @@ async def test_a_failed_insert_leaves_no_file_behind(db, tmp_path):
         )
     assert list((tmp_path / "data" / "datasets").iterdir()) == []
     assert await repo.count() == 0
+
+
+async def test_start_up_removes_what_a_crash_left_and_keeps_stored_datasets(db, tmp_path):
+    repo = DatasetRepository(db, tmp_path / "data")
+    stored = await repo.add(
+        b"x", name="kept.csv", example_count=1, source_file="kept.csv", method="duplicate",
+        by_id="1", by_name="a",
+    )  # fmt: skip
+    folder = tmp_path / "data" / "datasets"
+    crash_leftovers = [
+        "robot-0a1b2c3d.jsonl",  # written, then the process died before its row was inserted
+        ".robot-0a1b2c3d.jsonl.89abcdef.tmp",  # died while writing
+        "robot-0a1b2c3d.tmp",  # the same, from an earlier version
+    ]
+    not_ours = ["notes.txt", "mine.jsonl", "robot-0A1B2C3D.jsonl"]
+    for name in crash_leftovers + not_ours:
+        (folder / name).write_bytes(b"{}\n")
+
+    assert await repo.remove_orphans() == sorted(crash_leftovers)
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        [PurePosixPath(stored.path).name, *not_ours]
+    )
+    assert repo.file_path(stored).read_bytes() == b"x"
