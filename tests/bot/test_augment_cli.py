@@ -105,3 +105,15 @@ def test_missing_and_oversized_files_are_refused_before_reading(tmp_path):
     big = run_cli("big.csv", cwd=tmp_path, AUGMENT_MAX_FILE_BYTES="1000")
     assert big.returncode == 2
     assert "2,000 bytes is over the limit of 1,000 (AUGMENT_MAX_FILE_BYTES)" in big.stderr
+
+
+def test_a_capped_count_is_said_and_copies_are_not_shown_as_samples(tmp_path):
+    (tmp_path / "q.csv").write_text("system,user,assistant\ns,hi,yo\n", encoding="utf-8")
+    result = run_cli(
+        "q.csv", "--method", "duplicate", "--count", "30", cwd=tmp_path,
+        AUGMENT_MAX_NEW_PER_ROW="5",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "examples out: 6 (1 original + 5 duplicate)" in result.stdout
+    assert "count 30 was capped to 6 (AUGMENT_MAX_NEW_PER_ROW = 5 new per row)" in result.stdout
+    assert "sample" not in result.stdout
