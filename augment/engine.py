@@ -10,7 +10,8 @@ output at most, itself included ("make the data N times bigger").
   best candidate before any noun's second best), so the variants of a row stay varied.
 
 ``max_new_per_row`` is an operator's cap on top of the user's ``count`` (a setting); the
-smaller wins, and ``AugmentResult.new_per_row`` says what was applied.
+smaller wins, ``AugmentResult.new_per_row`` says what was applied and ``AugmentResult.capped``
+whether the cap cut the count down (so a reply can say so instead of silently making less).
 
 The output is the originals first, then the new examples, in row order.
 """
@@ -43,9 +44,11 @@ class AugmentResult:
     method: Method
     originals: list[Example]
     new_examples: list[Example]
+    # What the user asked for: the data up to this many times bigger.
+    count: int
     # The most new examples one row could get (count - 1, or the operator's cap).
     new_per_row: int
-    # A few of the rewritten user sentences, to show in a reply.
+    # bert: a few of the rewritten user sentences, to show in a reply. duplicate rewrites none.
     samples: list[str] = field(default_factory=list)
     # bert: how many predictions were turned down, by reason.
     rejected: dict[Rejection, int] = field(default_factory=dict)
@@ -55,6 +58,11 @@ class AugmentResult:
     @property
     def examples(self) -> list[Example]:
         return [*self.originals, *self.new_examples]
+
+    @property
+    def capped(self) -> bool:
+        """The operator's ``max_new_per_row`` made the data grow less than ``count`` asked."""
+        return self.new_per_row < self.count - 1
 
     @property
     def counts(self) -> dict[str, int]:
@@ -81,12 +89,12 @@ def augment(
     new_per_row = _new_per_row(method, count, top_k, max_new_per_row, fill_mask)
     originals = list(examples)
     if method == "duplicate":
-        result = _duplicate(originals, new_per_row)
+        result = _duplicate(originals, count, new_per_row)
         if progress is not None:
             progress(len(originals), len(originals))
         return result
     assert fill_mask is not None  # checked by _new_per_row
-    return _bert(originals, new_per_row, top_k, fill_mask, existing or set(), progress)
+    return _bert(originals, count, new_per_row, top_k, fill_mask, existing or set(), progress)
 
 
 def _new_per_row(
@@ -116,15 +124,16 @@ def _new_per_row(
     return new if max_new_per_row is None else min(new, max_new_per_row)
 
 
-def _duplicate(originals: list[Example], new_per_row: int) -> AugmentResult:
+def _duplicate(originals: list[Example], count: int, new_per_row: int) -> AugmentResult:
     # Copy after copy of the whole set (not row after row) keeps the data's order in each round.
     new_examples = [example for _ in range(new_per_row) for example in originals]
+    # No samples: copies are the user's own sentences, not new ones worth showing.
     return AugmentResult(
         method="duplicate",
         originals=originals,
         new_examples=new_examples,
+        count=count,
         new_per_row=new_per_row,
-        samples=_spread([_first_user_text(example) for example in new_examples]),
     )
 
 
@@ -151,6 +160,7 @@ class _Slot:
 
 def _bert(
     originals: list[Example],
+    count: int,
     new_per_row: int,
     top_k: int,
     fill_mask: FillMaskModel,
@@ -224,6 +234,7 @@ def _bert(
         method="bert",
         originals=originals,
         new_examples=new_examples,
+        count=count,
         new_per_row=new_per_row,
         samples=_spread(sentences),
         rejected=dict(rejected),
@@ -267,10 +278,6 @@ class _RowTracker:
     def _report(self) -> None:
         if self._progress is not None:
             self._progress(self._done, self._rows)
-
-
-def _first_user_text(example: Example) -> str:
-    return example.content_of("user")
 
 
 def _spread(sentences: list[str]) -> list[str]:

@@ -49,6 +49,11 @@ class AugmentJob:
             f"examples out: {len(result.examples)} "
             f"({counts['original']} original + {counts[result.method]} {result.method})"
         )
+        if result.capped:
+            lines.append(
+                f"count {result.count} was capped to {result.new_per_row + 1} "
+                f"(AUGMENT_MAX_NEW_PER_ROW = {result.new_per_row} new per row)"
+            )
         if result.method == "bert" and result.rows_without_new:
             lines.append(f"rows with no usable noun or replacement: {result.rows_without_new}")
         return lines

@@ -12,10 +12,15 @@ Each :meth:`FineTunePoller.tick`:
    A crash between posting and marking re-delivers the notice with the same nonce on restart;
    Discord's ``enforce_nonce`` turns that repeat into the original message.
 
+Statuses: whatever OpenAI reports is stored ("paused", and any status it adds later); only
+succeeded, failed and cancelled end the polling.
+
 Failures: 401/403 -> logged once by the service, no more calls until the key changes or a
-restart; 429 -> the SDK retried, we stop this tick's polling and come back next tick; 5xx and
-timeouts -> the SDK retried, that job waits for the next tick. A failed poll never changes a job's
-state and never creates a notice. If the result file of a succeeded job cannot be downloaded
+restart; every unfinished job is marked "not followed" and its channel told once (through the
+outbox, like any notice); the next poll that gets through clears the mark. 429 -> the SDK
+retried, we stop this tick's polling and come back next tick; 5xx and timeouts -> the SDK
+retried, that job waits for the next tick. Otherwise a failed poll never changes a job's state
+and never creates a notice. If the result file of a succeeded job cannot be downloaded
 (server error), the job stays "running" for us and the next tick tries again; an unreadable
 result file gives the success notice without a chart.
 """
@@ -23,12 +28,14 @@ result file gives the success notice without a chart.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import openai
 from apscheduler.job import Job as SchedulerJob
+from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.base import BaseScheduler
 from openai import AsyncOpenAI
 from openai.types.fine_tuning import FineTuningJob
@@ -75,15 +82,21 @@ class FineTunePoller:
         self._repo = service.repository
         self._poll_lock = asyncio.Lock()
         self._deliver_lock = asyncio.Lock()
+        self._draining = False
 
     async def tick(self) -> TickReport:
         report = TickReport()
-        await self.poll_jobs(report)
-        await self.deliver_pending(report)
+        # A tick the scheduler started just before shutdown must not touch a closing database.
+        if not self._draining:
+            await self.poll_jobs(report)
+        if not self._draining:
+            await self.deliver_pending(report)
         return report
 
     async def drain(self) -> None:
-        """Wait for a tick in progress to finish (at shutdown, before the database closes)."""
+        """At shutdown, before the database closes: later ticks do nothing, and a tick in
+        progress is waited for."""
+        self._draining = True
         async with self._poll_lock, self._deliver_lock:
             pass
 
@@ -96,6 +109,7 @@ class FineTunePoller:
                 return report
             client = self.service.usable_client()
             if client is None:
+                report.notices_created += await self.service.mark_jobs_not_followed()
                 return report
             for record in await self._repo.unfinished_jobs():
                 try:
@@ -103,6 +117,7 @@ class FineTunePoller:
                     report.jobs_polled += 1
                 except (openai.AuthenticationError, openai.PermissionDeniedError) as exc:
                     self.service.note_rejected_key(exc)
+                    report.notices_created += await self.service.mark_jobs_not_followed()
                     break
                 except openai.RateLimitError:
                     log.warning("OpenAI is rate limiting job polling; trying again next tick")
@@ -228,12 +243,29 @@ def add_poll_job(
     *,
     first_run: datetime | None = None,
 ) -> SchedulerJob:
-    """Run ``poller.tick`` every ``seconds``: never two at once, missed runs coalesced into one.
+    """Run ``poller.tick`` ``seconds`` after the previous tick ended; never two at once.
 
-    The first run is immediate by default, so a restart resumes jobs and pending notices at once.
+    The job is paused while its tick runs and then rescheduled from the tick's end, so a slow tick
+    (OpenAI answering slowly) delays the next one instead of overlapping it: APScheduler then
+    never has to skip a run, which it would log as a warning on every interval. The first run is
+    immediate by default, so a restart resumes jobs and pending notices at once.
     """
+
+    async def tick_then_wait() -> None:
+        # The job is gone once the cog unloads (shutdown): then it stays gone.
+        with contextlib.suppress(JobLookupError):
+            scheduler.pause_job(POLL_JOB_ID)
+        try:
+            await poller.tick()
+        finally:
+            with contextlib.suppress(JobLookupError):
+                scheduler.modify_job(
+                    POLL_JOB_ID,
+                    next_run_time=datetime.now().astimezone() + timedelta(seconds=seconds),
+                )
+
     return scheduler.add_job(
-        poller.tick,
+        tick_then_wait,
         "interval",
         seconds=seconds,
         id=POLL_JOB_ID,

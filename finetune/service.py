@@ -4,7 +4,8 @@ Without an OpenAI key the service still constructs: actions that need OpenAI (st
 raise :class:`FineTuningUnavailable` with a message staff can act on, and the poller makes no
 calls. Look-ups (list_jobs, get_job, succeeded_models) read only our database, so they keep
 working and show the history. When OpenAI rejects the key (401/403) the service logs that once
-and makes no further calls until the client's key changes or the bot restarts.
+and makes no further calls until the client's key changes or the bot restarts; unfinished jobs are
+then marked "not followed", and their channels told once.
 """
 
 from __future__ import annotations
@@ -21,21 +22,16 @@ from openai import AsyncOpenAI
 from openai.types.fine_tuning import FineTuningJob, FineTuningJobEvent
 
 from finetune.plan import TrainingPlan
-from finetune.tracking import iso, track
+from finetune.tracking import iso, key_rejected_notice, track
 from storage.database import Database
-from storage.finetune_jobs import (
-    JOB_STATUSES,
-    UNFINISHED_STATUSES,
-    FineTuneJobRepository,
-    JobEvent,
-    JobRecord,
-)
+from storage.finetune_jobs import FineTuneJobRepository, JobEvent, JobRecord
 
 log = logging.getLogger(__name__)
 
 NO_KEY_MESSAGE = (
     "Fine-tuning is unavailable: set OPENAI_API_KEY in the environment or .env and restart the bot."
 )
+NOT_FOLLOWED_KEY_REJECTED = "key rejected"
 REJECTED_KEY_MESSAGE = (
     "Fine-tuning is paused: OpenAI rejected the API key ({detail}). Fix OPENAI_API_KEY in the"
     " environment or .env and restart the bot."
@@ -117,9 +113,14 @@ class FineTuneService:
         """Why nothing can be sent to OpenAI now, or None when it can."""
         if self._client is None:
             return NO_KEY_MESSAGE
-        if self._rejected_key is not None and self._rejected_key == self._client.api_key:
+        if self.key_rejected:
             return REJECTED_KEY_MESSAGE.format(detail=self._rejected_detail)
         return None
+
+    @property
+    def key_rejected(self) -> bool:
+        """OpenAI rejected the key the client has now (a key never set is not "rejected")."""
+        return self._client is not None and self._rejected_key == self._client.api_key
 
     @property
     def available(self) -> bool:
@@ -250,14 +251,21 @@ class FineTuneService:
         log.info("fine-tuning job %s started on %s", job.id, params.base_model)
         return record
 
-    async def cancel(self, job_id: str, by: str) -> JobRecord:
-        """Cancel on OpenAI; the "cancelled by" notice goes out with the poller's next delivery."""
-        client = self._require_client()
+    async def check_cancellable(self, job_id: str) -> JobRecord:
+        """Raise what :meth:`cancel` would refuse with before asking OpenAI anything (no usable
+        key, a job kobo did not start, a finished job), so callers can refuse up front."""
+        self._require_client()
         record = await self.repository.get_job(job_id)
         if record is None:
             raise UnknownJob(f"no fine-tuning job {job_id} was started through kobo")
         if record.finished:
             raise JobAlreadyFinished(record)
+        return record
+
+    async def cancel(self, job_id: str, by: str) -> JobRecord:
+        """Cancel on OpenAI; the "cancelled by" notice goes out with the poller's next delivery."""
+        await self.check_cancellable(job_id)
+        client = self._require_client()
         # Recorded first: if we crash right after OpenAI cancels, the poller still knows who did.
         await self.repository.set_cancel_request(job_id, by, iso(self.clock()))
         try:
@@ -293,22 +301,32 @@ class FineTuneService:
         )
         return await self.repository.apply_update(tracked.update, tracked.events, tracked.notices)
 
+    async def mark_jobs_not_followed(self) -> int:
+        """While OpenAI rejects the key, no job is polled: mark each unfinished job "not followed"
+        and queue one notice for its channel (once until a poll gets through again). Returns how
+        many notices were new; does nothing while the key is not rejected."""
+        if not self.key_rejected:
+            return 0
+        now = self.clock()
+        notices = {
+            job.job_id: key_rejected_notice(job, self._rejected_detail, now=now)
+            for job in await self.repository.unfinished_jobs()
+            if job.not_followed_reason is None
+        }
+        if not notices:
+            return 0
+        return await self.repository.mark_not_followed(notices, NOT_FOLLOWED_KEY_REJECTED, iso(now))
+
     # --- look-ups (database only) -----------------------------------------------------------
 
     async def list_jobs(
         self, status: str | None = None, limit: int = 20, offset: int = 0
     ) -> list[JobRecord]:
-        """Newest first. ``status`` is one of OpenAI's statuses, or "unfinished"."""
-        if status is None:
-            statuses = None
-        elif status == "unfinished":
-            statuses = UNFINISHED_STATUSES
-        elif status in JOB_STATUSES:
-            statuses = (status,)
-        else:
-            raise ValueError(
-                f"unknown status {status!r}; use unfinished or {', '.join(JOB_STATUSES)}"
-            )
+        """Newest first. ``status`` is a status as OpenAI reports it, or "unfinished" (any but
+        succeeded, failed and cancelled)."""
+        if status == "unfinished":
+            return await self.repository.list_jobs(unfinished=True, limit=limit, offset=offset)
+        statuses = None if status is None else (status,)
         return await self.repository.list_jobs(statuses, limit=limit, offset=offset)
 
     async def get_job(self, job_id: str, events: int = 10) -> JobDetails | None:

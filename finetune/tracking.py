@@ -64,16 +64,7 @@ def track(
     last_progress_at: str | None = None
 
     def notice(kind: NoticeKind, key: str, image: bytes | None = None, **fields: Any) -> None:
-        payload = {
-            "guild_id": record.guild_id,
-            "channel_id": record.channel_id,
-            "requested_by": record.requested_by,
-            "base_model": record.base_model,
-            "suffix": record.suffix,
-            **fields,
-        }
-        nonce = make_nonce(record.job_id, kind, key)
-        notices.append(NewNotice(kind.value, key, nonce, payload, image))
+        notices.append(_new_notice(record, kind, key, image, **fields))
 
     if status == "running":
         notice(NoticeKind.RUNNING, "running")  # the outbox's UNIQUE key makes repeats no-ops
@@ -120,6 +111,26 @@ def track(
     )
     # Oldest first, so that insertion order breaks ties between events of the same second.
     return Tracked(update, [_stored_event(e) for e in reversed(fresh)], notices)
+
+
+def key_rejected_notice(record: JobRecord, detail: str, *, now: datetime) -> NewNotice:
+    """Tells the job's channel that kobo stopped following it. Keyed by the moment, so a key
+    rejected again after a good one was set tells the channel again."""
+    return _new_notice(record, NoticeKind.KEY_REJECTED, iso(now), error_message=detail)
+
+
+def _new_notice(
+    record: JobRecord, kind: NoticeKind, key: str, image: bytes | None = None, **fields: Any
+) -> NewNotice:
+    payload = {
+        "guild_id": record.guild_id,
+        "channel_id": record.channel_id,
+        "requested_by": record.requested_by,
+        "base_model": record.base_model,
+        "suffix": record.suffix,
+        **fields,
+    }
+    return NewNotice(kind.value, key, make_nonce(record.job_id, kind, key), payload, image)
 
 
 def _progress_due(record: JobRecord, now: datetime, interval_s: float) -> bool:

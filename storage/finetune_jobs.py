@@ -8,15 +8,17 @@ notices are unique per (job, kind, dedupe key), so a poll repeated after a crash
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiosqlite
+
 from storage.database import Database
 
-UNFINISHED_STATUSES = ("validating_files", "queued", "running")
+# Statuses are stored as OpenAI reports them ("paused", and any it adds later); only these end a
+# job, so only these stop the polling.
 FINISHED_STATUSES = ("succeeded", "failed", "cancelled")
-JOB_STATUSES = UNFINISHED_STATUSES + FINISHED_STATUSES
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,9 @@ class JobRecord:
     last_event_unix: int | None = None
     last_progress_at: str | None = None
     updated_at: str = ""
+    # Set while kobo cannot poll the job (OpenAI rejected the key); cleared by the next poll.
+    not_followed_reason: str | None = None
+    not_followed_since: str | None = None
 
     @property
     def finished(self) -> bool:
@@ -113,8 +118,10 @@ _JOB_COLUMNS = (
     " requested_epochs, hyperparameters, suffix, seed, guild_id, channel_id, requested_by,"
     " created_at, status, estimated_tokens, estimated_cost_usd, fine_tuned_model, trained_tokens,"
     " error_message, openai_created_unix, finished_unix, cancel_requested_by, cancel_requested_at,"
-    " last_event_id, last_event_unix, last_progress_at, updated_at"
+    " last_event_id, last_event_unix, last_progress_at, updated_at, not_followed_reason,"
+    " not_followed_since"
 )
+_NOT_FINISHED = f"status NOT IN ({', '.join('?' * len(FINISHED_STATUSES))})"
 
 
 class FineTuneJobRepository:
@@ -144,13 +151,20 @@ class FineTuneJobRepository:
         return _job_from_row(row) if row else None
 
     async def list_jobs(
-        self, statuses: Sequence[str] | None = None, *, limit: int = 20, offset: int = 0
+        self,
+        statuses: Sequence[str] | None = None,
+        *,
+        unfinished: bool = False,
+        limit: int = 20,
+        offset: int = 0,
     ) -> list[JobRecord]:
-        """Newest first (by when kobo started them)."""
+        """Newest first (by when kobo started them); ``statuses`` or ``unfinished`` filter."""
         where, params = "", []
         if statuses is not None:
             where = f" WHERE status IN ({', '.join('?' * len(statuses))})"
             params = list(statuses)
+        elif unfinished:
+            where, params = f" WHERE {_NOT_FINISHED}", list(FINISHED_STATUSES)
         rows = await self._db.fetchall(
             f"SELECT {_JOB_COLUMNS} FROM finetune_jobs{where}"
             " ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?",
@@ -160,16 +174,16 @@ class FineTuneJobRepository:
 
     async def unfinished_jobs(self) -> list[JobRecord]:
         rows = await self._db.fetchall(
-            f"SELECT {_JOB_COLUMNS} FROM finetune_jobs WHERE status IN (?, ?, ?)"
+            f"SELECT {_JOB_COLUMNS} FROM finetune_jobs WHERE {_NOT_FINISHED}"
             " ORDER BY created_at, rowid",
-            UNFINISHED_STATUSES,
+            FINISHED_STATUSES,
         )
         return [_job_from_row(row) for row in rows]
 
     async def has_unfinished_jobs(self) -> bool:
         row = await self._db.fetchone(
-            "SELECT EXISTS (SELECT 1 FROM finetune_jobs WHERE status IN (?, ?, ?)) AS found",
-            UNFINISHED_STATUSES,
+            f"SELECT EXISTS (SELECT 1 FROM finetune_jobs WHERE {_NOT_FINISHED}) AS found",
+            FINISHED_STATUSES,
         )
         return bool(row["found"])
 
@@ -207,8 +221,10 @@ class FineTuneJobRepository:
                 " last_event_id = COALESCE(?, last_event_id),"
                 " last_event_unix = COALESCE(?, last_event_unix),"
                 " last_progress_at = COALESCE(?, last_progress_at),"
+                # OpenAI answered about the job: it is followed (again).
+                " not_followed_reason = NULL, not_followed_since = NULL,"
                 " updated_at = ?"
-                " WHERE job_id = ? AND (status NOT IN (?, ?, ?) OR status = ?)",
+                f" WHERE job_id = ? AND ({_NOT_FINISHED} OR status = ?)",
                 (
                     update.status,
                     json.dumps(update.hyperparameters) if update.hyperparameters else None,
@@ -244,24 +260,25 @@ class FineTuneJobRepository:
                 ],
             )
             for notice in notices:
+                created += await _insert_notice(conn, update.job_id, notice, update.updated_at)
+        return created
+
+    async def mark_not_followed(
+        self, notices: Mapping[str, NewNotice], reason: str, at: str
+    ) -> int:
+        """Mark the given unfinished jobs (job id -> the notice that tells their channel) as not
+        followed. A job already marked keeps its mark and gets no second notice; returns how many
+        notices were new."""
+        created = 0
+        async with self._db.transaction() as conn:
+            for job_id, notice in notices.items():
                 cursor = await conn.execute(
-                    # Only a repeat of the same notice is skipped; any other violation (a bad
-                    # nonce) raises and rolls the whole poll back. OR IGNORE would hide it.
-                    "INSERT INTO finetune_notices"
-                    " (job_id, kind, dedupe_key, nonce, payload, image_png, created_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?)"
-                    " ON CONFLICT (job_id, kind, dedupe_key) DO NOTHING",
-                    (
-                        update.job_id,
-                        notice.kind,
-                        notice.dedupe_key,
-                        notice.nonce,
-                        json.dumps(notice.payload),
-                        notice.image_png,
-                        update.updated_at,
-                    ),
+                    "UPDATE finetune_jobs SET not_followed_reason = ?, not_followed_since = ?"
+                    f" WHERE job_id = ? AND not_followed_reason IS NULL AND {_NOT_FINISHED}",
+                    (reason, at, job_id, *FINISHED_STATUSES),
                 )
-                created += cursor.rowcount
+                if cursor.rowcount:
+                    created += await _insert_notice(conn, job_id, notice, at)
         return created
 
     # --- events -----------------------------------------------------------------------------
@@ -330,6 +347,30 @@ class FineTuneJobRepository:
             )
 
 
+async def _insert_notice(
+    conn: aiosqlite.Connection, job_id: str, notice: NewNotice, created_at: str
+) -> int:
+    """Queue a notice in the caller's transaction; returns 1, or 0 when it was queued before."""
+    cursor = await conn.execute(
+        # Only a repeat of the same notice is skipped; any other violation (a bad nonce) raises
+        # and rolls the whole transaction back. OR IGNORE would hide it.
+        "INSERT INTO finetune_notices"
+        " (job_id, kind, dedupe_key, nonce, payload, image_png, created_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT (job_id, kind, dedupe_key) DO NOTHING",
+        (
+            job_id,
+            notice.kind,
+            notice.dedupe_key,
+            notice.nonce,
+            json.dumps(notice.payload),
+            notice.image_png,
+            created_at,
+        ),
+    )
+    return cursor.rowcount
+
+
 def _job_values(job: JobRecord) -> tuple[Any, ...]:
     return (
         job.job_id,
@@ -360,6 +401,8 @@ def _job_values(job: JobRecord) -> tuple[Any, ...]:
         job.last_event_unix,
         job.last_progress_at,
         job.updated_at,
+        job.not_followed_reason,
+        job.not_followed_since,
     )
 
 

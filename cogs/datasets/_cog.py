@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import math
+from collections.abc import AsyncIterator
 from pathlib import PurePath
 from typing import TYPE_CHECKING, Literal
 
@@ -15,7 +17,7 @@ from discord.ext import commands
 from augment import to_csv, to_xlsx
 from augment.job import AugmentRequest, run_augment_job
 from bot.checks import staff_only
-from bot.errors import UserFacingError
+from bot.errors import UserFacingError, explain
 from cogs.datasets._progress import ThrottledProgress
 from cogs.datasets._render import datasets_embed, progress_text, result_text
 
@@ -25,13 +27,29 @@ if TYPE_CHECKING:
 PAGE_SIZE = 10
 
 
+@contextlib.asynccontextmanager
+async def problems_replace_the_reply(
+    interaction: discord.Interaction, context: str
+) -> AsyncIterator[None]:
+    """After a public defer, an error becomes the reply itself.
+
+    By then the reply may say "Waiting…" or show progress, and the error handler's followup would
+    reach only the author and leave that standing: the problem replaces it instead, so the whole
+    team sees what to fix and nothing looks unfinished.
+    """
+    try:
+        yield
+    except Exception as error:
+        await interaction.edit_original_response(content=explain(error, context), attachments=[])
+
+
 class Datasets(commands.Cog):
     def __init__(self, bot: KoboBot):
         self.bot = bot
         self.settings = bot.settings
         self.datasets = bot.services.datasets
         # Two BERT runs on a small machine only slow each other down: one at a time.
-        self._one_at_a_time = asyncio.Lock()
+        self.one_at_a_time = asyncio.Lock()
 
     @app_commands.command(name="augment", description="Turn a sentence sheet into training data")
     @app_commands.describe(
@@ -60,47 +78,48 @@ class Datasets(commands.Cog):
                 f"{file.filename}: {file.size:,} bytes is over the limit of {limit:,} bytes."
             )
         await interaction.response.defer(thinking=True)
-        data = await file.read()
-        request = AugmentRequest(
-            data=data,
-            filename=file.filename,
-            method=method,
-            count=count,
-            top_k=top_k,
-            system_prompt=system_prompt,
-        )
-        if self._one_at_a_time.locked():
-            await interaction.edit_original_response(
-                content="Waiting for another augmentation to finish…"
+        async with problems_replace_the_reply(interaction, "in /augment"):
+            data = await file.read()
+            request = AugmentRequest(
+                data=data,
+                filename=file.filename,
+                method=method,
+                count=count,
+                top_k=top_k,
+                system_prompt=system_prompt,
             )
-        async with self._one_at_a_time:
-            progress = ThrottledProgress(
-                lambda text: interaction.edit_original_response(content=text),
-                lambda done, total: progress_text(file.filename, method, done, total),
-            )
-            async with progress:
-                job = await asyncio.to_thread(
-                    run_augment_job, request, self.settings, progress.report
+            if self.one_at_a_time.locked():
+                await interaction.edit_original_response(
+                    content="Waiting for another augmentation to finish…"
                 )
-        user = interaction.user
-        stem = PurePath(file.filename).stem
-        dataset = await self.datasets.add(
-            job.jsonl,
-            name=f"{stem}-{method}",
-            example_count=len(job.result.examples),
-            source_file=file.filename,
-            method=method,
-            by_id=str(user.id),
-            by_name=user.display_name,
-        )
-        files = [discord.File(io.BytesIO(job.jsonl), filename=f"{stem}-{method}.jsonl")]
-        if review_copy:
-            writer = to_csv if review_copy == "csv" else to_xlsx
-            review = await asyncio.to_thread(writer, job.result.examples)
-            files.append(discord.File(io.BytesIO(review), f"{stem}-{method}.{review_copy}"))
-        await interaction.edit_original_response(
-            content=result_text(job, dataset), attachments=files
-        )
+            async with self.one_at_a_time:
+                progress = ThrottledProgress(
+                    lambda text: interaction.edit_original_response(content=text),
+                    lambda done, total: progress_text(file.filename, method, done, total),
+                )
+                async with progress:
+                    job = await asyncio.to_thread(
+                        run_augment_job, request, self.settings, progress.report
+                    )
+            user = interaction.user
+            stem = PurePath(file.filename).stem
+            dataset = await self.datasets.add(
+                job.jsonl,
+                name=f"{stem}-{method}",
+                example_count=len(job.result.examples),
+                source_file=file.filename,
+                method=method,
+                by_id=str(user.id),
+                by_name=user.display_name,
+            )
+            files = [discord.File(io.BytesIO(job.jsonl), filename=f"{stem}-{method}.jsonl")]
+            if review_copy:
+                writer = to_csv if review_copy == "csv" else to_xlsx
+                review = await asyncio.to_thread(writer, job.result.examples)
+                files.append(discord.File(io.BytesIO(review), f"{stem}-{method}.{review_copy}"))
+            await interaction.edit_original_response(
+                content=result_text(job, dataset), attachments=files
+            )
 
     @app_commands.command(name="datasets", description="The stored training datasets")
     @app_commands.describe(page="Page number (newest first)")

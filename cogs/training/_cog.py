@@ -210,9 +210,13 @@ class Training(commands.Cog):
     @app_commands.guild_only()
     @staff_only()
     async def cancel(self, interaction: discord.Interaction, job_id: str):
-        await interaction.response.defer(thinking=True)
+        job_id = job_id.strip()
         try:
-            job = await self.finetune.cancel(job_id.strip(), by=str(interaction.user.id))
+            # Refusals (no usable key, unknown or finished job) come before the public
+            # "thinking…", so only whoever asked sees them.
+            await self.finetune.check_cancellable(job_id)
+            await interaction.response.defer(thinking=True)
+            job = await self.finetune.cancel(job_id, by=str(interaction.user.id))
         except FineTuningError as exc:
             raise UserFacingError(str(exc)) from exc
         await interaction.followup.send(

@@ -18,10 +18,15 @@ STATUS_ICONS = {
     "validating_files": "🔎",
     "queued": "⏳",
     "running": "🏃",
+    "paused": "⏸️",
     "succeeded": "✅",
     "failed": "❌",
     "cancelled": "🛑",
 }
+NOT_FOLLOWED_HINT = (
+    "the job may still be running at OpenAI. Fix OPENAI_API_KEY in the environment or .env and "
+    "restart kobo to follow it again."
+)
 
 
 def plan_embed(plan: TrainingPlan, source: str) -> discord.Embed:
@@ -80,7 +85,15 @@ def job_line(job: JobRecord) -> str:
     model = f" → `{job.fine_tuned_model}`" if job.fine_tuned_model else ""
     when = relative_time(job.created_at)
     who = f"<@{job.requested_by}>"
-    return f"{icon} `{job.job_id}` {job.status} · `{job.base_model}`{model} · {who} {when}"
+    line = f"{icon} `{job.job_id}` {_status(job)} · `{job.base_model}`{model} · {who} {when}"
+    if job.not_followed_reason:
+        line += f" · ⚠️ not followed: {job.not_followed_reason}"
+    return line
+
+
+def _status(job: JobRecord) -> str:
+    # Any status, as OpenAI reported it (even one kobo does not know): text from the network.
+    return discord.utils.escape_markdown(job.status)
 
 
 def jobs_embed(jobs: list[JobRecord], page: int, status: str) -> discord.Embed:
@@ -95,7 +108,7 @@ def job_embed(details: JobDetails) -> discord.Embed:
     embed = discord.Embed(
         title=f"{STATUS_ICONS.get(job.status, '')} {job.job_id}", colour=discord.Colour.blurple()
     )
-    embed.add_field(name="Status", value=job.status)
+    embed.add_field(name="Status", value=_status(job))
     embed.add_field(name="Base model", value=f"`{job.base_model}`")
     embed.add_field(name="Started by", value=f"<@{job.requested_by}>")
     embed.add_field(name="Data", value=job.training_filename)
@@ -106,6 +119,13 @@ def job_embed(details: JobDetails) -> discord.Embed:
         embed.add_field(name="Trained tokens", value=f"{job.trained_tokens:,}")
     if job.error_message:
         embed.add_field(name="Error", value=job.error_message[:1024], inline=False)
+    if job.not_followed_reason:
+        embed.add_field(
+            name="⚠️ Not followed",
+            value=f"{job.not_followed_reason} ({relative_time(job.not_followed_since)}): "
+            f"{NOT_FOLLOWED_HINT}",
+            inline=False,
+        )
     if details.events:
         lines = [
             f"<t:{e.created_unix}:t> {discord.utils.escape_markdown(e.message)}"
@@ -135,6 +155,13 @@ def notice_message(notice: Notice) -> tuple[str, discord.Embed | None]:
     if notice.kind is NoticeKind.CANCELLED:
         by = f"by <@{notice.cancelled_by}>" if notice.cancelled_by else "on OpenAI's side"
         return f"🛑 Fine-tune {job} was cancelled {by}.", None
+    if notice.kind is NoticeKind.KEY_REJECTED:
+        detail = f" ({notice.error_message})" if notice.error_message else ""
+        return (
+            f"⚠️ {who} I stopped following fine-tune {job}: OpenAI rejected the API key{detail}; "
+            f"{NOT_FOLLOWED_HINT}",
+            None,
+        )
     model = notice.fine_tuned_model or "?"
     embed = discord.Embed(
         title="Fine-tune finished", colour=discord.Colour.green(), description=f"`{model}`"

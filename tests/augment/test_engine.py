@@ -29,14 +29,17 @@ def test_duplicate_count_is_total_copies_originals_first() -> None:
     assert result.originals == originals
     assert result.counts == {"original": 2, "duplicate": 4}
     assert result.new_per_row == 2
-    assert result.samples == ["こんにちは", "元気？"]
+    assert result.samples == []  # copies of the user's rows are not new sentences to show
+    assert not result.capped
 
 
 def test_duplicate_is_capped_by_the_operator_setting() -> None:
     result = augment(rows("a", "b"), method="duplicate", count=10, max_new_per_row=1)
     assert user_texts(result.examples) == ["a", "b", "a", "b"]
-    assert result.new_per_row == 1
+    assert (result.count, result.new_per_row, result.capped) == (10, 1, True)
     assert augment(rows("a"), method="duplicate", count=1).new_examples == []
+    # A cap the count stays under is no cap.
+    assert not augment(rows("a"), method="duplicate", count=3, max_new_per_row=2).capped
 
 
 def test_duplicate_reports_progress_done() -> None:
@@ -128,7 +131,7 @@ def test_count_and_operator_cap_limit_new_examples_per_row(rigged_japanese: Fill
         originals, method="bert", count=100, max_new_per_row=2, fill_mask=rigged_japanese
     )
     assert user_texts(capped.new_examples) == ["私の猫は元気です。", "私の犬は犬です。"]
-    assert capped.new_per_row == 2
+    assert (capped.new_per_row, capped.capped) == (2, True)
 
 
 def test_each_user_turn_of_a_conversation_is_augmented_on_its_own(

@@ -223,3 +223,15 @@ def test_a_hub_model_without_network_fails_at_once_and_says_how_to_use_a_folder(
                     **no_hub)  # fmt: skip
     assert local.returncode == 0, local.stderr
     assert "examples out: 3 (1 original + 2 bert)" in local.stdout
+
+
+def test_a_capped_count_is_said_and_copies_are_not_shown_as_samples(tmp_path):
+    (tmp_path / "q.csv").write_text("system,user,assistant\ns,hi,yo\n", encoding="utf-8")
+    result = run_cli(
+        "q.csv", "--method", "duplicate", "--count", "30", cwd=tmp_path,
+        AUGMENT_MAX_NEW_PER_ROW="5",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "examples out: 6 (1 original + 5 duplicate)" in result.stdout
+    assert "count 30 was capped to 6 (AUGMENT_MAX_NEW_PER_ROW = 5 new per row)" in result.stdout
+    assert "sample" not in result.stdout

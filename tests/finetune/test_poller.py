@@ -9,7 +9,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from openai import AsyncOpenAI
 
 from finetune.notices import DeliveryResult, Notice
-from finetune.poller import FineTunePoller, add_poll_job
+from finetune.poller import POLL_JOB_ID, FineTunePoller, TickReport, add_poll_job
 from finetune.results import parse_metrics_csv
 from finetune.service import FineTuneService
 from storage.database import Database
@@ -404,3 +404,115 @@ async def test_the_scheduler_job_runs_ticks_one_at_a_time(
     finally:
         scheduler.shutdown(wait=False)
     assert sink.kinds() == ["running"]
+
+
+async def test_a_paused_job_is_stored_as_paused_and_still_followed(
+    service, sink, fake: FakeOpenAI, client: AsyncOpenAI, make_plan
+):
+    job_id = await start_job(service, make_plan)
+    fake.advance(job_id, "running")
+    poller = poller_for(service, sink)
+    await poller.tick()
+    fake.pause_on_openai(job_id)
+    for _ in range(2):
+        fake.clear_requests()
+        report = await poller.tick()
+        assert report.jobs_polled == 1 and fake.calls("GET", f"/v1/fine_tuning/jobs/{job_id}")
+        assert (await service.repository.get_job(job_id)).status == "paused"
+    assert [j.job_id for j in await service.list_jobs(status="unfinished")] == [job_id]
+
+    await client.fine_tuning.jobs.resume(job_id)
+    model = fake.succeed(job_id)
+    await poller.tick()
+    assert sink.kinds() == ["running", "succeeded"]
+    assert list(sink.messages.values())[-1].fine_tuned_model == model
+
+
+async def test_a_status_kobo_does_not_know_is_stored_and_the_job_still_followed(
+    service, sink, fake: FakeOpenAI, make_plan
+):
+    job_id = await start_job(service, make_plan)
+    fake.report_status(job_id, "throttled")
+    poller = poller_for(service, sink)
+    await poller.tick()
+    await poller.tick()
+    assert (await service.repository.get_job(job_id)).status == "throttled"
+    assert sink.messages == {}  # nothing to say about a status we cannot explain
+    fake.fail(job_id, "The job failed.")
+    await poller.tick()
+    assert sink.kinds() == ["failed"]
+
+
+async def test_a_rejected_key_tells_each_running_jobs_channel_once(
+    db_path, client: AsyncOpenAI, fake: FakeOpenAI, make_plan, clock, caplog
+):
+    db = await Database.open(db_path)
+    service = FineTuneService(client, db, clock=clock)
+    running, queued, done = [await start_job(service, make_plan) for _ in range(3)]
+    fake.advance(running, "running")
+    await service.cancel(done, by="1")
+    sink = DiscordLikeSink()
+    poller = poller_for(service, sink)
+    await poller.tick()
+    fake.fail_next(1, 401)
+    with caplog.at_level(logging.ERROR):
+        for _ in range(3):
+            await poller.tick()
+    caplog.clear()  # the one "OpenAI rejected the API key" error is checked elsewhere
+
+    told = [n for n in sink.messages.values() if n.kind == "key_rejected"]
+    assert sorted(n.job_id for n in told) == sorted([running, queued])
+    assert {n.error_message for n in told} == {"HTTP 401, invalid_api_key"}
+    assert {n.channel_id for n in told} == {"3003"}
+    for job_id in (running, queued):
+        assert (await service.repository.get_job(job_id)).not_followed_reason == "key rejected"
+    assert (await service.repository.get_job(done)).not_followed_reason is None
+    await db.close()
+
+    # kobo restarts with a key OpenAI takes: the jobs are followed again, and said so once.
+    db = await Database.open(db_path)
+    restarted = FineTuneService(client, db, clock=clock)
+    fake.succeed(running)
+    await poller_for(restarted, sink).tick()
+    assert (await restarted.repository.get_job(running)).status == "succeeded"
+    assert (await restarted.repository.get_job(queued)).not_followed_reason is None
+    assert [n.kind for n in sink.messages.values()].count("key_rejected") == 2
+    assert list(sink.messages.values())[-1].kind == "succeeded"
+    await db.close()
+
+
+async def test_slow_polls_are_not_overlapped_nor_logged_as_skipped_runs(
+    service, sink, fake: FakeOpenAI, make_plan, caplog
+):
+    job_id = await start_job(service, make_plan)
+    fake.advance(job_id, "running")
+    fake.delay_next(8, 0.3, path_prefix=f"/v1/fine_tuning/jobs/{job_id}")  # each tick >= 0.6 s
+    scheduler = AsyncIOScheduler()
+    poller = poller_for(service, sink)
+    add_poll_job(scheduler, poller, seconds=0.05)
+    with caplog.at_level(logging.DEBUG, logger="apscheduler"):
+        scheduler.start()
+        try:
+            for _ in range(500):
+                if len(fake.calls("GET", f"/v1/fine_tuning/jobs/{job_id}/events")) >= 3:
+                    break
+                await asyncio.sleep(0.01)
+        finally:  # as kobo shuts down: no more ticks, the one in progress ends, then the rest
+            scheduler.remove_job(POLL_JOB_ID)
+            await poller.drain()
+            scheduler.shutdown(wait=False)
+    assert len(fake.calls("GET", f"/v1/fine_tuning/jobs/{job_id}/events")) >= 3  # polls go on
+    assert "maximum number of running instances" not in caplog.text
+    assert sink.kinds() == ["running"]
+
+
+async def test_after_drain_a_late_tick_does_nothing(service, sink, fake: FakeOpenAI, make_plan):
+    job_id = await start_job(service, make_plan)
+    await service.cancel(job_id, by="1")  # a notice is pending
+    other = await start_job(service, make_plan)
+    fake.advance(other, "running")
+    poller = poller_for(service, sink)
+    await poller.drain()  # shutting down; a tick the scheduler had already started comes late:
+    fake.clear_requests()
+    assert await poller.tick() == TickReport()
+    assert fake.requests == [] and sink.attempts == []

@@ -169,8 +169,8 @@ async def test_list_jobs_is_newest_first_filters_and_pages(service, fake: FakeOp
     assert [j.job_id for j in await service.list_jobs(limit=1, offset=1)] == [ids[1]]
     assert [j.job_id for j in await service.list_jobs(status="cancelled")] == [ids[0]]
     assert [j.job_id for j in await service.list_jobs(status="unfinished")] == ids[:0:-1]
-    with pytest.raises(ValueError, match="unknown status 'done'"):
-        await service.list_jobs(status="done")
+    # Any status OpenAI may report is a filter; no job has this one.
+    assert await service.list_jobs(status="paused") == []
 
 
 async def test_get_job_returns_the_record_and_recent_events(service, fake: FakeOpenAI, make_plan):

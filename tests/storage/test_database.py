@@ -5,25 +5,11 @@ from __future__ import annotations
 import logging
 import re
 import sqlite3
-import uuid
 from importlib import resources
-from pathlib import Path
 
 import pytest
 
 from storage.database import BUSY_TIMEOUT_MS, Database, DatabaseError
-
-
-@pytest.fixture
-def migrations(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A throw-away migrations package the runner reads instead of storage.migrations."""
-    name = f"kobo_test_migrations_{uuid.uuid4().hex}"
-    package = tmp_path / "packages" / name
-    package.mkdir(parents=True)
-    (package / "__init__.py").write_text("")
-    monkeypatch.syspath_prepend(str(tmp_path / "packages"))
-    monkeypatch.setattr("storage.database.MIGRATIONS_PACKAGE", name)
-    return package
 
 
 async def _versions(db: Database) -> list[tuple[int, str, str]]:

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import sqlite3
+from importlib import resources
+from pathlib import Path
 
 import pytest
 
@@ -153,3 +155,121 @@ async def test_notice_states(repo: FineTuneJobRepository):
     }
     await repo.mark_dropped(running.id, "late", "2025-06-01T10:03:00.000Z")  # already delivered
     assert (await repo.notices_for_job("ftjob-a"))[0].state == "delivered"
+
+
+async def test_any_status_openai_reports_is_stored_and_only_finished_ones_end_a_job(
+    repo: FineTuneJobRepository,
+):
+    await repo.insert_job(job("ftjob-a"))
+    for status in ("paused", "some_status_openai_adds_later"):
+        await repo.apply_update(update("ftjob-a", status), [], [])
+        assert (await repo.get_job("ftjob-a")).status == status
+        assert [j.job_id for j in await repo.unfinished_jobs()] == ["ftjob-a"]
+        assert await repo.has_unfinished_jobs()
+    assert [j.job_id for j in await repo.list_jobs(unfinished=True)] == ["ftjob-a"]
+    await repo.apply_update(update("ftjob-a", "succeeded"), [], [])
+    assert await repo.unfinished_jobs() == []
+    assert await repo.list_jobs(unfinished=True) == []
+
+
+async def test_a_job_is_marked_not_followed_once_until_a_poll_gets_through(
+    repo: FineTuneJobRepository,
+):
+    await repo.insert_job(job("ftjob-a", status="running"))
+    await repo.insert_job(job("ftjob-done", status="succeeded"))
+    marks = {
+        "ftjob-a": notice("key_rejected", "t1"),
+        "ftjob-done": notice("key_rejected", "t1", nonce="n-done"),
+    }
+    assert await repo.mark_not_followed(marks, "key rejected", "t1") == 1
+    again = {"ftjob-a": notice("key_rejected", "t2")}
+    assert await repo.mark_not_followed(again, "key rejected", "t2") == 0
+    marked = await repo.get_job("ftjob-a")
+    assert (marked.not_followed_reason, marked.not_followed_since) == ("key rejected", "t1")
+    assert (await repo.get_job("ftjob-done")).not_followed_reason is None  # finished: no mark
+    assert [n.dedupe_key for n in await repo.notices_for_job("ftjob-a")] == ["t1"]
+
+    await repo.apply_update(update("ftjob-a", "running"), [], [])  # a poll got through
+    followed = await repo.get_job("ftjob-a")
+    assert (followed.not_followed_reason, followed.not_followed_since) == (None, None)
+    assert await repo.mark_not_followed(again, "key rejected", "t2") == 1  # rejected again
+
+
+async def test_migrating_a_003_database_keeps_jobs_events_and_notices(
+    tmp_path: Path, migrations: Path
+):
+    shipped = resources.files("storage.migrations")
+    for entry in shipped.iterdir():
+        if entry.name.endswith(".sql") and int(entry.name.split("_")[0]) <= 3:
+            (migrations / entry.name).write_text(entry.read_text("utf-8"), "utf-8")
+    path = tmp_path / "kobo.sqlite3"
+    db = await Database.open(path)
+    assert await db.schema_version() == 3
+    async with db.transaction() as conn:
+        # As kobo wrote them before 004, column by column.
+        await conn.execute(
+            "INSERT INTO finetune_jobs (job_id, plan_id, base_model, training_file_id,"
+            " training_filename, requested_epochs, hyperparameters, guild_id, channel_id,"
+            " requested_by, created_at, status, estimated_tokens, estimated_cost_usd,"
+            " last_event_id, updated_at) VALUES ('ftjob-a', 'plan-a', 'gpt-4o-mini', 'file-1',"
+            " 't.jsonl', 'auto', '{}', '1', '2', '3', '2025-06-01T09:00:00.000Z', 'running',"
+            " 1000, 0.003, 'ev-2', '2025-06-01T09:05:00.000Z')"
+        )
+        with pytest.raises(sqlite3.IntegrityError, match="CHECK"):  # the bug 004 fixes
+            await conn.execute("UPDATE finetune_jobs SET status = 'paused'")
+        await conn.executemany(
+            "INSERT INTO finetune_job_events (job_id, event_id, created_unix, level, type,"
+            " message) VALUES ('ftjob-a', ?, 100, 'info', 'message', ?)",
+            [("ev-1", "first"), ("ev-2", "second, same second")],
+        )
+        await conn.executemany(
+            "INSERT INTO finetune_notices (job_id, kind, dedupe_key, nonce, payload, created_at,"
+            " state) VALUES ('ftjob-a', ?, ?, ?, '{}', '2025-06-01T09:01:00.000Z', ?)",
+            [("running", "running", "n-1", "delivered"), ("progress", "ev-2", "n-2", "pending")],
+        )
+        await conn.execute(
+            "INSERT INTO assignment_history (stack_id, new_model, changed_by, changed_by_name,"
+            " changed_at) VALUES (4, 'gpt-4o-mini', '3', 'alice', '2025-06-01T09:00:00Z')"
+        )
+    await db.close()
+
+    (migrations / "004_finetune_any_status.sql").write_text(
+        shipped.joinpath("004_finetune_any_status.sql").read_text("utf-8"), "utf-8"
+    )
+    db = await Database.open(path)
+    try:
+        assert await db.schema_version() == 4
+        repo = FineTuneJobRepository(db)
+        kept = await repo.get_job("ftjob-a")
+        assert (kept.status, kept.last_event_id, kept.not_followed_reason) == (
+            "running",
+            "ev-2",
+            None,
+        )
+        # Same-second events keep their order; notices keep ids, states and their order.
+        assert [e.event_id for e in await repo.recent_events("ftjob-a")] == ["ev-2", "ev-1"]
+        notices = await repo.notices_for_job("ftjob-a")
+        assert [(n.id, n.nonce, n.state) for n in notices] == [
+            (1, "n-1", "delivered"),
+            (2, "n-2", "pending"),
+        ]
+
+        await repo.apply_update(update("ftjob-a", "paused"), [], [notice("failed", "failed")])
+        assert (await repo.get_job("ftjob-a")).status == "paused"
+        assert [n.id for n in await repo.notices_for_job("ftjob-a")] == [1, 2, 3]
+        assert await db.fetchall("PRAGMA foreign_key_check") == []
+        with pytest.raises(sqlite3.IntegrityError, match="FOREIGN KEY"):
+            async with db.transaction() as conn:
+                await conn.execute(
+                    "INSERT INTO finetune_job_events (job_id, event_id, created_unix, level,"
+                    " message) VALUES ('ftjob-nope', 'ev-9', 1, 'info', 'orphan')"
+                )
+        async with db.transaction() as conn:  # a job's events and notices go with it
+            await conn.execute("DELETE FROM finetune_jobs WHERE job_id = 'ftjob-a'")
+        assert await repo.recent_events("ftjob-a") == []
+        assert await repo.notices_for_job("ftjob-a") == []
+        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+            async with db.transaction() as conn:
+                await conn.execute("DELETE FROM assignment_history")
+    finally:
+        await db.close()

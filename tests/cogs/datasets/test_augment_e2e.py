@@ -161,3 +161,45 @@ async def test_children_cannot_augment(kobo, fake_discord, workshop):
         workshop.child,
     )
     assert reply.ephemeral and "Only workshop staff can use /augment" in reply.content
+
+
+async def test_a_queued_augment_with_a_bad_file_shows_the_problem_to_everyone(
+    kobo, fake_discord, workshop
+):
+    cog = kobo.bot.get_cog("Datasets")
+    async with cog.one_at_a_time:  # another augmentation is running
+        queued = await fake_discord.invoke(
+            "augment",
+            {
+                "file": fake_discord.attachment("bad.jsonl", b'{"messages": [}\n'),
+                "method": "duplicate",
+                "count": 2,
+            },
+            user=workshop.staff,
+        )
+        waiting = await queued.wait_response()
+        assert "Waiting for another augmentation" in waiting.content
+    # The other one finished; this file is read now and turns out bad. The public "waiting"
+    # reply becomes the problem, not a message only the author sees.
+    public = await queued.wait_for(
+        lambda i: i.original if "not valid JSON" in i.original.content else None
+    )
+    assert public.id == waiting.id and not public.ephemeral
+    assert "bad.jsonl, line 1: not valid JSON" in public.content
+    assert not queued.followups
+    assert await kobo.services.datasets.count() == 0
+
+
+async def test_a_capped_count_is_said_and_copies_are_not_shown_as_new_sentences(
+    kobo, fake_discord, workshop
+):
+    csv = "system,user,assistant\ns,こんにちは,やあ！\n".encode()
+    reply = await run(
+        fake_discord,
+        "augment",
+        {"file": fake_discord.attachment("hi.csv", csv), "method": "duplicate", "count": 30},
+        workshop.staff,
+    )
+    assert "examples out: 21 (1 original + 20 duplicate)" in reply.content
+    assert "count 30 was capped to 21 (AUGMENT_MAX_NEW_PER_ROW = 20 new per row)" in reply.content
+    assert "New sentences" not in reply.content

@@ -204,17 +204,19 @@ async def test_without_a_key_train_says_which_setting_to_fill(
             assert stacks.embeds
 
 
+@contextlib.asynccontextmanager
+async def kobo_process(fake: FakeDiscord, settings):
+    """One run of the kobo process, from start to a clean stop."""
+    with fake.patched_discord():
+        async with KoboApp(settings, guild_ready_timeout=0.05) as app:
+            await app.wait_until_ready()
+            yield app
+
+
 async def test_restart_mid_job_gives_exactly_one_completion_notice(
     fake_discord, fake_openai, workshop, kobo_settings
 ):
-    @contextlib.asynccontextmanager
-    async def kobo_process():
-        with fake_discord.patched_discord():
-            async with KoboApp(kobo_settings, guild_ready_timeout=0.05) as app:
-                await app.wait_until_ready()
-                yield app
-
-    async with kobo_process():
+    async with kobo_process(fake_discord, kobo_settings):
         job_id = await start_training(fake_discord, workshop)
         fake_openai.advance(job_id, "running")
         await fake_discord.wait_for_channel_message(
@@ -222,7 +224,7 @@ async def test_restart_mid_job_gives_exactly_one_completion_notice(
         )
     # The bot is down while the job finishes.
     fake_openai.succeed(job_id, model=MODEL)
-    async with kobo_process() as app:
+    async with kobo_process(fake_discord, kobo_settings) as app:
         await fake_discord.wait_for_channel_message(
             workshop.channel, lambda m: "succeeded" in m.content
         )
@@ -353,3 +355,79 @@ async def test_assign_button_explains_a_bad_robot_number(kobo, fake_discord, fak
     )
     assert "Only workshop staff" in (await refused.wait_response()).content
     assert await kobo.services.robots.overview() == []
+
+
+async def test_without_a_key_cancel_is_refused_to_the_asker_only(
+    fake_discord, workshop, kobo_settings
+):
+    settings = kobo_settings.model_copy(update={"openai_api_key": None})
+    async with kobo_process(fake_discord, settings):
+        refused = await (
+            await fake_discord.invoke("cancel", {"job_id": "ftjob-abc"}, user=workshop.staff)
+        ).wait_response()
+        assert refused.ephemeral and "set OPENAI_API_KEY" in refused.content
+
+
+async def test_a_paused_job_shows_as_paused_and_is_still_followed(
+    kobo, fake_discord, fake_openai, workshop
+):
+    job_id = await start_training(fake_discord, workshop)
+    fake_openai.advance(job_id, "running")
+    await fake_discord.wait_for_channel_message(
+        workshop.channel, lambda m: "started training" in m.content
+    )
+    fake_openai.pause_on_openai(job_id)
+    for _ in range(200):  # the poller runs every 0.2 s; give it up to 10 s
+        if (await kobo.services.finetune.get_job(job_id)).job.status == "paused":
+            break
+        await asyncio.sleep(0.05)
+    listing = await (
+        await fake_discord.invoke("jobs", {"status": "unfinished"}, user=workshop.child)
+    ).wait_response()
+    assert f"`{job_id}` paused" in listing.embeds[0]["description"]
+    shown = await (
+        await fake_discord.invoke("job", {"job_id": job_id}, user=workshop.child)
+    ).wait_response()
+    assert "paused" in shown.text
+
+    fake_openai.succeed(job_id, model=MODEL)  # resumed and finished at OpenAI
+    await fake_discord.wait_for_channel_message(
+        workshop.channel, lambda m: "succeeded" in m.content
+    )
+
+
+async def test_a_rejected_key_is_said_once_per_job_and_a_restart_with_a_good_key_follows_again(
+    fake_discord, fake_openai, workshop, kobo_settings, caplog
+):
+    async with kobo_process(fake_discord, kobo_settings) as app:
+        job_id = await start_training(fake_discord, workshop)
+        fake_openai.fail_next(1, 401)  # the next poll: the key was revoked
+        told = await fake_discord.wait_for_channel_message(
+            workshop.channel, lambda m: "stopped following" in m.content
+        )
+        assert job_id in told.content and f"<@{workshop.staff.id}>" in told.content
+        assert "OpenAI rejected the API key (HTTP 401, invalid_api_key)" in told.content
+        assert "may still be running at OpenAI" in told.content
+        assert "OPENAI_API_KEY" in told.content and "restart" in told.content
+        poller = app.bot.get_cog("Training").poller
+        for _ in range(3):
+            await poller.tick()
+        listing = await (await fake_discord.invoke("jobs", {}, user=workshop.child)).wait_response()
+        assert "not followed: key rejected" in listing.embeds[0]["description"]
+        shown = await (
+            await fake_discord.invoke("job", {"job_id": job_id}, user=workshop.child)
+        ).wait_response()
+        assert "Not followed" in shown.text and "key rejected" in shown.text
+    texts = [m.content for m in fake_discord.channel_messages(workshop.channel)]
+    assert sum("stopped following" in t for t in texts) == 1
+    assert "OpenAI rejected the API key" in caplog.text
+    caplog.clear()  # the one expected error log was checked
+
+    # Restarted with a key OpenAI takes (here: the same one, no longer refused).
+    fake_openai.advance(job_id, "running")
+    async with kobo_process(fake_discord, kobo_settings):
+        await fake_discord.wait_for_channel_message(
+            workshop.channel, lambda m: "started training" in m.content
+        )
+        listing = await (await fake_discord.invoke("jobs", {}, user=workshop.child)).wait_response()
+        assert "not followed" not in listing.embeds[0]["description"]

@@ -3,7 +3,9 @@
 The real ``openai.AsyncOpenAI(base_url=fake.base_url, api_key=fake.api_key)`` talks to it over a
 real socket. Tests drive jobs forward (``advance``, ``add_metrics``, ``succeed``, ``fail``), inject
 faults into the next requests (``fail_next``, ``delay_next``) and count what the client asked for
-(``requests``). Shapes follow the SDK's types (``FineTuningJob``, ``FineTuningJobEvent``,
+(``requests``). Jobs can be paused and resumed (``pause_on_openai``, or the API's own
+``/pause`` and ``/resume``), and ``report_status`` makes a job report a status OpenAI may add
+one day. Shapes follow the SDK's types (``FineTuningJob``, ``FineTuningJobEvent``,
 ``FileObject``) and OpenAI's behaviour:
 
 - lists are newest first; ``after=<id>`` continues a list after that item, i.e. returns OLDER
@@ -27,7 +29,7 @@ from typing import Any
 
 from aiohttp import web
 
-UNFINISHED = ("validating_files", "queued", "running")
+UNFINISHED = ("validating_files", "queued", "running", "paused")
 ORDER = ("validating_files", "queued", "running")
 
 
@@ -93,6 +95,8 @@ class FakeOpenAI:
         app.router.add_get("/v1/fine_tuning/jobs", self._list_jobs)
         app.router.add_get("/v1/fine_tuning/jobs/{job_id}", self._retrieve_job)
         app.router.add_post("/v1/fine_tuning/jobs/{job_id}/cancel", self._cancel_job)
+        app.router.add_post("/v1/fine_tuning/jobs/{job_id}/pause", self._pause_job)
+        app.router.add_post("/v1/fine_tuning/jobs/{job_id}/resume", self._resume_job)
         app.router.add_get("/v1/fine_tuning/jobs/{job_id}/events", self._list_events)
         app.router.add_get("/v1/fine_tuning/jobs/{job_id}/checkpoints", self._list_checkpoints)
         # A short shutdown: requests still sleeping in delay_next() must not hold up teardown.
@@ -284,6 +288,17 @@ class FakeOpenAI:
         """Someone cancelled the job on OpenAI's dashboard, not through kobo."""
         self._cancel(self.jobs[job_id])
 
+    def pause_on_openai(self, job_id: str) -> None:
+        """Someone paused the running job on OpenAI's dashboard (or through the API)."""
+        job = self.jobs[job_id]
+        if job.data["status"] != "running":
+            raise ValueError(f"only a running job can be paused, {job_id} is {job.data['status']}")
+        self._pause(job)
+
+    def report_status(self, job_id: str, status: str) -> None:
+        """The job reports ``status`` as it is, e.g. one OpenAI adds after kobo was written."""
+        self.jobs[job_id].data["status"] = status
+
     # --- handlers ---------------------------------------------------------------------------
 
     @web.middleware
@@ -461,6 +476,25 @@ class FakeOpenAI:
         self._cancel(job)
         return web.json_response(job.data)
 
+    async def _pause_job(self, request: web.Request) -> web.Response:
+        job = self.jobs.get(request.match_info["job_id"])
+        if job is None:
+            return _error(404, "No such fine-tuning job", "invalid_request_error")
+        if job.data["status"] != "running":
+            return _error(400, f"Job is not running: {job.data['status']}", "invalid_request_error")
+        self._pause(job)
+        return web.json_response(job.data)
+
+    async def _resume_job(self, request: web.Request) -> web.Response:
+        job = self.jobs.get(request.match_info["job_id"])
+        if job is None:
+            return _error(404, "No such fine-tuning job", "invalid_request_error")
+        if job.data["status"] != "paused":
+            return _error(400, f"Job is not paused: {job.data['status']}", "invalid_request_error")
+        job.data["status"] = "running"
+        self._event(job, "Fine-tuning job resumed")
+        return web.json_response(job.data)
+
     async def _list_events(self, request: web.Request) -> web.Response:
         job = self.jobs.get(request.match_info["job_id"])
         if job is None:
@@ -513,6 +547,10 @@ class FakeOpenAI:
             }
         )
         return event_id
+
+    def _pause(self, job: _Job) -> None:
+        job.data.update(status="paused", estimated_finish=None)
+        self._event(job, "Fine-tuning job paused")
 
     def _cancel(self, job: _Job) -> None:
         job.data.update(status="cancelled", finished_at=int(time.time()), estimated_finish=None)
