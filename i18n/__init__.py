@@ -2,8 +2,9 @@
 
 Adding a message
     Pick a key that says where the text belongs (``sheet.cell_empty``, ``command.jobs.description``)
-    and add it to both catalogues, ``i18n/locales/en/LC_MESSAGES/kobo.po`` and
-    ``i18n/locales/ja/LC_MESSAGES/kobo.po``::
+    and add it to the same file of both catalogues: each part of kobo has its own file
+    (``i18n/locales/en/LC_MESSAGES/augment.po`` and ``i18n/locales/ja/LC_MESSAGES/augment.po``;
+    ``kobo.po`` holds what the parts share)::
 
         msgid "sheet.cell_empty"
         msgstr "{cell}: the {column_title} cell is empty; fill it in and send the file again."

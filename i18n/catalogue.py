@@ -2,14 +2,16 @@
 
 Each message is a ``str.format`` template with named placeholders, e.g.
 ``"{row}行目: アシスタントの欄が空です。"``. The .po files are read at run time (no compiled .mo
-files): there are two small files, read once per process and kept.
+files), once per process, and kept. A language's messages are split into several files by
+subject (``kobo.po`` for what every part shares, ``augment.po``, ``training.po``...), so that
+each part's texts sit together; a key lives in exactly one of them.
 """
 
 from __future__ import annotations
 
 import functools
 import string
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from importlib.resources import files
 from importlib.resources.abc import Traversable
 from types import MappingProxyType
@@ -17,8 +19,6 @@ from types import MappingProxyType
 from babel.messages.pofile import read_po
 
 from i18n.languages import LANGUAGES, Language
-
-DOMAIN = "kobo"
 
 
 class CatalogueError(Exception):
@@ -33,9 +33,13 @@ class MessageParamsError(TypeError):
     """The values given do not match the message's placeholders (like a call with wrong kwargs)."""
 
 
-def catalogue_file(language: Language) -> Traversable:
-    """The .po file of ``language``, wherever the package is installed."""
-    return files("i18n") / "locales" / language / "LC_MESSAGES" / f"{DOMAIN}.po"
+def catalogue_files(language: Language) -> list[Traversable]:
+    """The .po files of ``language``, by name, wherever the package is installed."""
+    folder = files("i18n") / "locales" / language / "LC_MESSAGES"
+    return sorted(
+        (entry for entry in folder.iterdir() if entry.name.endswith(".po")),
+        key=lambda entry: entry.name,
+    )
 
 
 @functools.cache
@@ -43,11 +47,26 @@ def messages(language: Language) -> Mapping[str, str]:
     """Every translated message of ``language``, by key; the file is read on first use only."""
     if language not in LANGUAGES:
         raise ValueError(f"kobo has no messages in {language!r}; it speaks {', '.join(LANGUAGES)}")
-    source = catalogue_file(language)
+    return MappingProxyType(read_catalogues(catalogue_files(language), language))
+
+
+def read_catalogues(sources: Iterable[Traversable], language: Language) -> dict[str, str]:
+    """The messages of several .po files of one language; a key may be in only one of them."""
+    found: dict[str, str] = {}
+    where: dict[str, str] = {}
+    for source in sources:
+        for key, message in _read(source, language).items():
+            if key in found:
+                raise CatalogueError(f"{source}: {key!r} is in {where[key]} already")
+            found[key], where[key] = message, source.name
+    return found
+
+
+def _read(source: Traversable, language: Language) -> dict[str, str]:
     with source.open("rb") as po_file:
         # abort_invalid: a broken line stops here instead of Babel printing a warning and
         # dropping the message.
-        catalog = read_po(po_file, locale=language, domain=DOMAIN, abort_invalid=True)
+        catalog = read_po(po_file, locale=language, domain=source.name[:-3], abort_invalid=True)
     found: dict[str, str] = {}
     for message in catalog:
         if not message.id:
@@ -60,7 +79,7 @@ def messages(language: Language) -> Mapping[str, str]:
         # Like msgfmt: a fuzzy or empty translation is not a translation.
         if message.string and not message.fuzzy:
             found[message.id] = message.string
-    return MappingProxyType(found)
+    return found
 
 
 def load_catalogues() -> None:

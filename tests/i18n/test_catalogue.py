@@ -9,24 +9,36 @@ from pathlib import Path
 import pytest
 from babel.messages.pofile import read_po
 
-from i18n import LANGUAGES, MessageParamsError, UnknownMessage, text
+from i18n import LANGUAGES, CatalogueError, MessageParamsError, UnknownMessage, text
+from i18n.catalogue import read_catalogues
 
 LOCALES = Path(__file__).resolve().parents[2] / "i18n" / "locales"
 # Discord refuses descriptions and choice names over 100 characters when commands are synced.
 DISCORD_PICKER_LIMIT = 100
 
 
-def po_path(language: str) -> Path:
-    return LOCALES / language / "LC_MESSAGES" / "kobo.po"
+def po_paths(language: str) -> list[Path]:
+    return sorted((LOCALES / language / "LC_MESSAGES").glob("*.po"))
 
 
-def read(language: str, **options):
-    with po_path(language).open("rb") as po_file:
+def read(path: Path, language: str, **options):
+    with path.open("rb") as po_file:
         return read_po(po_file, locale=language, **options)
 
 
 def entries(language: str) -> dict[str, str]:
-    return {m.id: m.string for m in read(language, abort_invalid=True) if m.id}
+    return {
+        m.id: m.string
+        for path in po_paths(language)
+        for m in read(path, language, abort_invalid=True)
+        if m.id
+    }
+
+
+def test_both_languages_split_their_messages_into_the_same_files():
+    names = {language: [path.name for path in po_paths(language)] for language in LANGUAGES}
+    assert "kobo.po" in names["en"]
+    assert names["ja"] == names["en"]
 
 
 def field_names(template: str) -> set[str]:
@@ -41,10 +53,11 @@ def test_every_key_is_in_both_languages():
 
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_every_message_is_translated_and_none_is_fuzzy(language):
-    catalog = read(language, abort_invalid=True)
-    assert [m.id for m in catalog if m.id and not m.string.strip()] == []
-    assert [m.id for m in catalog if m.id and m.fuzzy] == []
-    assert list(catalog.obsolete) == []
+    for path in po_paths(language):
+        catalog = read(path, language, abort_invalid=True)
+        assert [m.id for m in catalog if m.id and not m.string.strip()] == [], path.name
+        assert [m.id for m in catalog if m.id and m.fuzzy] == [], path.name
+        assert list(catalog.obsolete) == [], path.name
 
 
 def test_both_languages_use_the_same_placeholders():
@@ -65,12 +78,13 @@ def test_placeholders_are_plain_names(language):
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
-def test_babel_reads_the_file_without_a_warning(language, capsys):
-    catalog = read(language)  # without abort_invalid Babel prints a warning for a bad line
-    assert capsys.readouterr().out == ""
-    assert str(catalog.locale) == language
-    assert catalog.mime_headers and dict(catalog.mime_headers)["Language"] == language
-    assert list(catalog.check()) == []
+def test_babel_reads_the_files_without_a_warning(language, capsys):
+    for path in po_paths(language):
+        catalog = read(path, language)  # without abort_invalid Babel warns of a bad line
+        assert capsys.readouterr().out == "", path.name
+        assert str(catalog.locale) == language
+        assert catalog.mime_headers and dict(catalog.mime_headers)["Language"] == language
+        assert list(catalog.check()) == [], path.name
 
 
 # Babel reads an unterminated string or words after the closing quote without a warning,
@@ -80,14 +94,21 @@ PO_LINE = re.compile(r'#.*|\s*|((msgctxt|msgid|msgstr) )?"([^"\\]|\\.)*"')
 
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_every_line_is_well_formed(language):
-    lines = po_path(language).read_text("utf-8").splitlines()
-    assert [(n, line) for n, line in enumerate(lines, 1) if not PO_LINE.fullmatch(line)] == []
+    for path in po_paths(language):
+        lines = path.read_text("utf-8").splitlines()
+        bad = [(n, line) for n, line in enumerate(lines, 1) if not PO_LINE.fullmatch(line)]
+        assert bad == [], path.name
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_no_key_is_written_twice(language):
-    # Babel quietly merges duplicates, so one of two differing texts would be lost unseen.
-    ids = re.findall(r'^msgid "(.+)"$', po_path(language).read_text("utf-8"), re.MULTILINE)
+    # Babel quietly merges duplicates, so one of two differing texts would be lost unseen;
+    # and a key in two files would have two texts.
+    ids = [
+        key
+        for path in po_paths(language)
+        for key in re.findall(r'^msgid "(.+)"$', path.read_text("utf-8"), re.MULTILINE)
+    ]
     assert [key for key in set(ids) if ids.count(key) > 1] == []
 
 
@@ -141,3 +162,11 @@ def test_an_unexpected_param_raises():
 def test_a_language_without_a_catalogue_is_refused():
     with pytest.raises(ValueError, match="'fr'"):
         text("error.unexpected", "fr")  # type: ignore[arg-type]
+
+
+def test_a_key_in_two_files_of_a_language_is_refused_when_read(tmp_path):
+    header = 'msgid ""\nmsgstr ""\n"Language: en\\n"\n\n'
+    (tmp_path / "a.po").write_text(header + 'msgid "x.one"\nmsgstr "one"\n', encoding="utf-8")
+    (tmp_path / "b.po").write_text(header + 'msgid "x.one"\nmsgstr "uno"\n', encoding="utf-8")
+    with pytest.raises(CatalogueError, match=r"'x\.one' is in a\.po already"):
+        read_catalogues(sorted(tmp_path.iterdir()), "en")
