@@ -55,6 +55,8 @@ class FakeDiscord:
     is Discord's 3 s limit for the first interaction callback (``None`` disables it).
     ``nonce_ttl`` is how long ``enforce_nonce`` remembers a nonce (Discord: a few minutes).
     ``enforce_default_permissions`` refuses invocations Discord would hide from the member.
+    ``port`` is where it listens (0: any free one); fixing it lets a bot be pointed at a
+    Discord that is not up yet.
     """
 
     def __init__(
@@ -67,7 +69,9 @@ class FakeDiscord:
         response_deadline: float | None = 3.0,
         nonce_ttl: float = 300.0,
         enforce_default_permissions: bool = True,
+        port: int = 0,
     ) -> None:
+        self.port = port
         self.world = DiscordWorld(
             bot_name=bot_name,
             bot_token=bot_token,
@@ -91,7 +95,7 @@ class FakeDiscord:
         app.router.add_get("/attachments/{channel_id}/{file_id}/{filename}", self._serve_file)
         self._runner = web.AppRunner(app, handle_signals=False)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, "127.0.0.1", self.port)
         await site.start()
         host, port = self._runner.addresses[0][:2]
         self.world.base_url = f"http://{host}:{port}"
