@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import signal
 
@@ -12,6 +11,7 @@ from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.client import KoboBot
+from bot.discord_connection import DiscordConnection
 from bot.services import Services
 from config import Settings
 from device_api.app import create_app
@@ -31,9 +31,8 @@ class KoboApp:
         self.db: Database | None = None
         self.services: Services | None = None
         self.scheduler: AsyncIOScheduler | None = None
-        self.bot: KoboBot | None = None
         self._api_runner: web.AppRunner | None = None
-        self._bot_task: asyncio.Task | None = None
+        self._discord: DiscordConnection | None = None
 
     @property
     def device_api_port(self) -> int:
@@ -41,7 +40,13 @@ class KoboApp:
         assert self._api_runner is not None
         return self._api_runner.addresses[0][1]
 
+    @property
+    def bot(self) -> KoboBot | None:
+        """The bot once it has logged in to Discord."""
+        return self._discord.bot if self._discord is not None else None
+
     async def start(self) -> None:
+        """Start everything; Discord is connected in the background (see DiscordConnection)."""
         try:
             self.db = await Database.open(self.settings.database_path)
             self.services = Services.build(self.settings, self.db)
@@ -52,37 +57,36 @@ class KoboApp:
             self._api_runner = await start_device_api(
                 api, self.settings.device_api_host, self.settings.device_api_port
             )
-            self.bot = KoboBot(self.settings, self.services, self.scheduler, **self._bot_options)
-            await self.bot.login(self.settings.discord_token.get_secret_value())
-            self._bot_task = asyncio.create_task(self.bot.connect(), name="discord-gateway")
+            self._discord = DiscordConnection(
+                self._make_bot, self.settings.discord_token.get_secret_value()
+            )
+            self._discord.start()
         except BaseException:
             await self.stop()
             raise
 
+    def _make_bot(self) -> KoboBot:
+        assert self.services is not None and self.scheduler is not None
+        return KoboBot(self.settings, self.services, self.scheduler, **self._bot_options)
+
     async def wait_until_ready(self) -> None:
-        assert self.bot is not None and self._bot_task is not None
-        ready = asyncio.create_task(self.bot.wait_until_ready())
-        await asyncio.wait({ready, self._bot_task}, return_when=asyncio.FIRST_COMPLETED)
-        if not ready.done():
-            ready.cancel()
-            self._bot_task.result()  # the gateway task ended first: raise its error
+        assert self._discord is not None
+        await self._discord.wait_until_ready()
 
     async def run_until_stopped(self, stop: asyncio.Event) -> None:
-        assert self._bot_task is not None
+        """Until ``stop`` is set; raises what ended the Discord connection (a rejected token)."""
+        assert self._discord is not None
+        connection = self._discord.task
         stopper = asyncio.create_task(stop.wait())
-        await asyncio.wait({stopper, self._bot_task}, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait({stopper, connection}, return_when=asyncio.FIRST_COMPLETED)
         stopper.cancel()
-        if self._bot_task.done() and not self._bot_task.cancelled():
-            self._bot_task.result()
+        if connection.done() and not connection.cancelled():
+            connection.result()
 
     async def stop(self) -> None:
         """Close everything that was started, in reverse order; safe to call twice."""
-        if self.bot is not None and not self.bot.is_closed():
-            await self.bot.close()
-        if self._bot_task is not None:
-            with contextlib.suppress(asyncio.CancelledError, discord.DiscordException, OSError):
-                await self._bot_task
-            self._bot_task = None
+        if self._discord is not None:
+            await self._discord.close()
         if self.scheduler is not None and self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         if self._api_runner is not None:
@@ -122,7 +126,7 @@ async def serve(settings: Settings) -> int:
     except DatabaseError as exc:
         log.error("DATABASE_PATH: %s", exc)
         return 2
-    except OSError as exc:
+    except OSError as exc:  # only listening raises it: Discord is reached in the background
         log.error(
             "the device API cannot listen on %s:%s (DEVICE_API_HOST/DEVICE_API_PORT): %s",
             settings.device_api_host,

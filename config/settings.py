@@ -1,7 +1,9 @@
 """Settings for every part of kobo, read from the environment and ``.env`` (pydantic-settings).
 
 ``DeviceApiSettings`` is all that ``python -m device_api`` needs, ``AugmentSettings`` all that
-``python -m bot augment`` needs; ``Settings`` is the whole bot's.
+``python -m bot augment`` needs; ``Settings`` is the whole bot's. All three are ``KoboSettings``
+(a blank value means unset) and are read with :func:`load_settings`, which also finds out which
+encoding ``.env`` was saved in (config/env_file.py).
 Each field's environment variable is its name in upper case (``discord_token`` ->
 ``DISCORD_TOKEN``). The README's settings table lists them all; keep it in step.
 """
@@ -16,15 +18,26 @@ from typing import Annotated, Literal, TypeVar
 from pydantic import AfterValidator, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from config.env_file import EnvFileError, env_file_encoding
 from robots.model_ids import validate_model_id
 
 ModelId = Annotated[str, AfterValidator(validate_model_id)]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
 
-class DeviceApiSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+class KoboSettings(BaseSettings):
+    """What every settings class shares: where values come from and what a blank one means."""
 
+    # env_ignore_empty: a blank value (``GUILD_ID=`` as .env.example ships it, or an empty
+    # environment variable) means "unset", so the default applies; a required setting left
+    # blank is reported as not set. load_settings picks the .env encoding (config/env_file.py);
+    # env_file_encoding is for direct construction (tests).
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", env_ignore_empty=True, extra="ignore"
+    )
+
+
+class DeviceApiSettings(KoboSettings):
     database_path: Path = Path("data/kobo.sqlite3")
     default_model: ModelId = "gpt-4o-mini"
     device_api_host: str = "0.0.0.0"
@@ -45,10 +58,8 @@ class DeviceApiSettings(BaseSettings):
         return value if value and value.get_secret_value().strip() else None
 
 
-class AugmentSettings(BaseSettings):
+class AugmentSettings(KoboSettings):
     """What the augmentation engine needs; also all that ``python -m bot augment`` reads."""
-
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
     data_dir: Path = Path("data")
     augment_model: str = "tohoku-nlp/bert-base-japanese-v3"
@@ -115,15 +126,19 @@ def _describe(error: ValidationError) -> str:
     return f"{name} is invalid: {first['msg']}"
 
 
-S = TypeVar("S", bound="DeviceApiSettings")
+S = TypeVar("S", bound=KoboSettings)
 
 
 def load_settings(cls: type[S]) -> S:
     """Read settings, or end the process with one line naming the bad variable and status 2."""
     try:
-        return cls()
+        encoding = env_file_encoding(Path(cls.model_config["env_file"]))
+        return cls(_env_file_encoding=encoding)
+    except EnvFileError as exc:
+        problem = str(exc)
     except ValidationError as exc:
-        # No traceback and no input echo: the value may be a secret.
-        print(f"kobo: configuration error: {_describe(exc)}", file=sys.stderr)
-        logging.shutdown()
-        raise SystemExit(2) from None
+        problem = _describe(exc)
+    # No traceback and no input echo: the value may be a secret.
+    print(f"kobo: configuration error: {problem}", file=sys.stderr)
+    logging.shutdown()
+    raise SystemExit(2) from None

@@ -96,10 +96,17 @@ class Database:
             # loop closes first, the thread reports "Event loop is closed" on its way out.
             await asyncio.to_thread(conn._thread.join, THREAD_STOP_SECONDS)
             raise
-        conn.row_factory = aiosqlite.Row
-        await conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-        await conn.execute("PRAGMA foreign_keys=ON")
-        await conn.execute("PRAGMA synchronous=NORMAL")
+        try:
+            conn.row_factory = aiosqlite.Row
+            await conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            await conn.execute("PRAGMA foreign_keys=ON")
+            # The first statement that reads the file: fails on a file that is not SQLite.
+            await conn.execute("PRAGMA synchronous=NORMAL")
+        except BaseException:
+            # The connection's worker thread is not a daemon: left open, it keeps the
+            # process alive after the error has been reported.
+            await conn.close()
+            raise
         return conn
 
     @staticmethod

@@ -1,79 +1,30 @@
-"""``python -m bot`` as a real process: it serves, and SIGINT/SIGTERM stop it cleanly."""
+"""``python -m bot`` as a real process: it serves, SIGINT/SIGTERM stop it cleanly, it starts
+from the shipped .env.example, and it keeps serving the robots while Discord is unreachable."""
 
 from __future__ import annotations
 
 import asyncio
-import os
+import re
+import shutil
 import signal
 import socket
-import sys
+import sqlite3
 from pathlib import Path
 
 import aiohttp
 import pytest
 
+from tests.bot.kobo_process import (
+    free_port,
+    get_text,
+    read_log_until,
+    start_kobo,
+    wait_until_serving,
+)
 from tests.fakes.discord import FakeDiscord
 
-# Runs the real entry point with discord.py pointed at the fake (the only outside-world part).
-LAUNCHER = """
-import sys, yarl, discord.http, discord.gateway
-discord.http.Route.BASE = sys.argv[1]
-discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(sys.argv[2])
-from bot.cli import main
-raise SystemExit(main([]))
-"""
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-async def start_kobo(fake: FakeDiscord, tmp_path: Path, **env: str):
-    port = free_port()
-    environment = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "OPENAI_"))},
-        "PYTHONPATH": str(Path.cwd()),
-        "DISCORD_TOKEN": fake.bot_token,
-        "DATABASE_PATH": str(tmp_path / "kobo.sqlite3"),
-        "DATA_DIR": str(tmp_path),
-        "DEVICE_API_HOST": "127.0.0.1",
-        "DEVICE_API_PORT": str(port),
-        "PYTHONWARNINGS": "always",
-        "PYTHONASYNCIODEBUG": "0",
-        **env,
-    }
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-X",
-        "dev",
-        "-c",
-        LAUNCHER,
-        fake.api_base,
-        fake.gateway_url,
-        env=environment,
-        cwd=tmp_path,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    return process, port
-
-
-async def wait_until_serving(process, port: int, fake: FakeDiscord) -> None:
-    async with aiohttp.ClientSession() as http:
-        for _ in range(300):
-            if process.returncode is not None:
-                break
-            try:
-                async with http.get(f"http://127.0.0.1:{port}/healthz") as response:
-                    if response.status == 200 and fake.synced_commands():
-                        return
-            except aiohttp.ClientConnectionError:
-                pass
-            await asyncio.sleep(0.1)
-    _, err = await process.communicate()
-    raise AssertionError(f"kobo did not start: {err.decode()}")
+ROOT = Path(__file__).resolve().parents[2]
+CLEAN_EXIT_NEVER_SHOWS = ("Traceback", "Unclosed", "Task was destroyed", "never awaited")
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
@@ -88,13 +39,11 @@ async def test_signal_stops_everything_cleanly(tmp_path, signum):
         _, err = await asyncio.wait_for(process.communicate(), 30)
     log = err.decode()
     assert process.returncode == 0, log
-    for bad in ("Traceback", "Unclosed", "Task was destroyed", "never awaited"):
+    for bad in CLEAN_EXIT_NEVER_SHOWS:
         assert bad not in log, log
     assert fake.bot_token not in log
     assert "shutting down" in log
     # The robot's request was flushed to the database at shutdown.
-    import sqlite3
-
     with sqlite3.connect(tmp_path / "kobo.sqlite3") as conn:
         assert conn.execute("SELECT stack_id FROM robot_last_seen").fetchall() == [(3,)]
 
@@ -120,3 +69,86 @@ async def test_an_unusable_port_is_named(tmp_path):
     log = err.decode()
     assert process.returncode == 2, log
     assert "DEVICE_API_PORT" in log and "Traceback" not in log
+
+
+async def test_a_file_that_is_not_a_database_ends_at_once_with_one_line(tmp_path):
+    (tmp_path / "notes.txt").write_text("shopping list: rice, miso, nori\n" * 50)
+    async with FakeDiscord() as fake:
+        process, _ = await start_kobo(fake, tmp_path, DATABASE_PATH=str(tmp_path / "notes.txt"))
+        _, err = await asyncio.wait_for(process.communicate(), 30)
+    log = err.decode()
+    assert process.returncode == 2, log
+    [error] = [line for line in log.splitlines() if " ERROR " in line]
+    assert "DATABASE_PATH: cannot open database" in error and "notes.txt" in error
+    assert "Traceback" not in log
+
+
+async def test_starts_from_the_shipped_env_example_with_only_the_token_filled_in(tmp_path):
+    # A newcomer's set-up: copy .env.example to .env and fill in the token; every setting the
+    # file leaves blank (GUILD_ID=, OPENAI_API_KEY=, ...) means "unset".
+    shutil.copy(ROOT / ".env.example", tmp_path / ".env")
+    async with FakeDiscord() as fake:
+        env_text = (tmp_path / ".env").read_text(encoding="utf-8")
+        env_text, filled = re.subn(
+            r"^DISCORD_TOKEN=$", f"DISCORD_TOKEN={fake.bot_token}", env_text, flags=re.M
+        )
+        assert filled == 1
+        (tmp_path / ".env").write_text(env_text, encoding="utf-8")
+        # Only the listening address is moved off the shipped one (tests run side by side).
+        process, port = await start_kobo(
+            fake, tmp_path, DISCORD_TOKEN=None, DATABASE_PATH=None, DATA_DIR=None
+        )
+        await wait_until_serving(process, port, fake)
+        assert await get_text(port, 3) == b'{"message":"gpt-4o-mini"}'
+        process.send_signal(signal.SIGTERM)
+        _, err = await asyncio.wait_for(process.communicate(), 30)
+    log = err.decode()
+    assert process.returncode == 0, log
+    assert (tmp_path / "data" / "kobo.sqlite3").is_file()  # DATABASE_PATH from the file
+
+
+async def test_robots_keep_their_models_while_discord_cannot_be_reached(tmp_path):
+    nothing_there = free_port()
+    process, port = await start_kobo(nothing_there, tmp_path)
+    lines: list[str] = []
+    try:
+        retry = await read_log_until(process, lines, lambda line: "cannot reach Discord" in line)
+        assert f"127.0.0.1:{nothing_there}" in retry and "Connection refused" in retry, retry
+        assert "retrying in" in retry
+        assert await get_text(port, 3) == b'{"message":"gpt-4o-mini"}'
+        await read_log_until(process, lines, lambda line: "cannot reach Discord" in line)
+        assert await get_text(port, 3) == b'{"message":"gpt-4o-mini"}'  # still serving
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, err = await asyncio.wait_for(process.communicate(), 30)
+    log = "".join(lines) + err.decode()
+    assert process.returncode == 0, log
+    assert "device API cannot listen" not in log
+    for bad in CLEAN_EXIT_NEVER_SHOWS:
+        assert bad not in log, log
+
+
+async def test_connects_once_discord_comes_back(tmp_path):
+    discord_port = free_port()
+    process, port = await start_kobo(discord_port, tmp_path)
+    lines: list[str] = []
+    try:
+        await read_log_until(process, lines, lambda line: "cannot reach Discord" in line)
+        async with FakeDiscord(port=discord_port) as fake:
+            guild = fake.add_guild("Workshop")
+            fake.add_text_channel(guild, "robots")
+            child = fake.add_member(guild, "bob")
+            await wait_until_serving(process, port, fake)
+            await read_log_until(process, lines, lambda line: "logged in to Discord as" in line)
+            stacks = await (await fake.invoke("stacks", {}, user=child)).wait_response()
+            assert stacks.embeds  # the bot answers commands
+            process.send_signal(signal.SIGTERM)
+            _, err = await asyncio.wait_for(process.communicate(), 30)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    log = "".join(lines) + err.decode()
+    assert process.returncode == 0, log
+    for bad in CLEAN_EXIT_NEVER_SHOWS:
+        assert bad not in log, log

@@ -6,7 +6,9 @@ import sys
 
 import pytest
 
-from config import DeviceApiSettings, Settings
+from config import DeviceApiSettings, Settings, load_settings
+
+SETTING_NAMES = sorted(name.upper() for name in Settings.model_fields)
 
 
 def run_settings(env: dict[str, str], cwd) -> subprocess.CompletedProcess:
@@ -26,6 +28,7 @@ def run_settings(env: dict[str, str], cwd) -> subprocess.CompletedProcess:
     ("env", "variable"),
     [
         ({}, "DISCORD_TOKEN is not set"),
+        ({"DISCORD_TOKEN": ""}, "DISCORD_TOKEN is not set"),
         ({"DISCORD_TOKEN": "  "}, "DISCORD_TOKEN is invalid"),
         ({"DISCORD_TOKEN": "abc", "GUILD_ID": "workshop"}, "GUILD_ID is invalid"),
         ({"DISCORD_TOKEN": "abc", "DEVICE_API_PORT": "99999"}, "DEVICE_API_PORT is invalid"),
@@ -65,3 +68,26 @@ def test_device_api_alone_needs_no_discord_token(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("DISCORD_TOKEN", raising=False)
     assert DeviceApiSettings().legacy_endpoint_enabled is True
+
+
+@pytest.mark.parametrize("source", ["environment", ".env"])
+def test_an_optional_setting_left_blank_takes_its_default(monkeypatch, tmp_path, source):
+    # .env.example ships `GUILD_ID=`, `OPENAI_API_KEY=`...; Docker's env_file passes such
+    # lines on as empty environment variables. Blank means "unset", for every setting.
+    monkeypatch.chdir(tmp_path)
+    blank = [name for name in SETTING_NAMES if name != "DISCORD_TOKEN"]
+    for name in SETTING_NAMES:
+        monkeypatch.delenv(name, raising=False)
+    if source == ".env":
+        lines = ["DISCORD_TOKEN=abc", *(f"{name}=" for name in blank)]
+        (tmp_path / ".env").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    else:
+        monkeypatch.setenv("DISCORD_TOKEN", "abc")
+        for name in blank:
+            monkeypatch.setenv(name, "")
+
+    settings = load_settings(Settings)
+
+    for name, field in Settings.model_fields.items():
+        if name != "discord_token":
+            assert getattr(settings, name) == field.default, name

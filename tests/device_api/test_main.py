@@ -168,14 +168,19 @@ async def test_busy_port_exits_2_with_one_line(tmp_path):
     )
 
 
-async def test_unusable_database_path_exits_2_with_one_line(tmp_path):
-    (tmp_path / "a-directory").mkdir()
+@pytest.mark.parametrize("kind", ["a directory", "a text file"])
+async def test_unusable_database_path_exits_2_with_one_line(tmp_path, kind):
+    unusable = tmp_path / "unusable"
+    if kind == "a directory":
+        unusable.mkdir()
+    else:
+        unusable.write_text("shopping list: rice, miso, nori\n" * 50)
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "device_api",
         cwd=tmp_path,
-        env=_env(tmp_path, DATABASE_PATH=str(tmp_path / "a-directory"), LOG_LEVEL="ERROR"),
+        env=_env(tmp_path, DATABASE_PATH=str(unusable), LOG_LEVEL="ERROR"),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
@@ -183,4 +188,4 @@ async def test_unusable_database_path_exits_2_with_one_line(tmp_path):
 
     assert process.returncode == 2
     [line] = stderr.decode().splitlines()
-    assert line.startswith(f"kobo: DATABASE_PATH: cannot open database {tmp_path / 'a-directory'}")
+    assert line.startswith(f"kobo: DATABASE_PATH: cannot open database {unusable}")

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import sqlite3
+import threading
+import uuid
 from importlib import resources
 
 import pytest
@@ -125,6 +128,28 @@ async def test_unopenable_path_is_a_clear_error(tmp_path):
 
     with pytest.raises(DatabaseError, match=r"cannot open database .*a-directory"):
         await Database.open(tmp_path / "a-directory")
+
+
+async def connection_threads_still_running() -> list[threading.Thread]:
+    """aiosqlite's worker threads that do not end (a closed connection's ends at once)."""
+    threads = [t for t in threading.enumerate() if "_connection_worker_thread" in t.name]
+    for thread in threads:
+        await asyncio.to_thread(thread.join, 5)
+    return [t for t in threads if t.is_alive()]
+
+
+async def test_a_file_that_is_not_sqlite_is_refused_untouched_and_nothing_left_open(tmp_path):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("shopping list: rice, miso, nori\n" * 50)
+    before = notes.read_bytes()
+
+    with pytest.raises(DatabaseError, match=r"notes\.txt: file is not a database"):
+        await Database.open(notes)
+
+    # A connection left open keeps its (non-daemon) thread, and so the process, alive.
+    assert await connection_threads_still_running() == []
+    assert notes.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
 
 
 async def test_wal_foreign_keys_and_busy_timeout_are_on_for_both_connections(tmp_path):

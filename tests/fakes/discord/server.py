@@ -62,6 +62,8 @@ class FakeDiscord:
     ``enforce_default_permissions`` refuses invocations Discord would hide from the member;
     ``enforce_contexts`` refuses guild-only commands in DMs, as the Discord client does (turn
     either off to test a bot's own defence against what Discord should not deliver).
+    ``port`` is where it listens (0: any free one); fixing it lets a bot be pointed at a
+    Discord that is not up yet.
     """
 
     def __init__(
@@ -75,7 +77,9 @@ class FakeDiscord:
         nonce_ttl: float = 300.0,
         enforce_default_permissions: bool = True,
         enforce_contexts: bool = True,
+        port: int = 0,
     ) -> None:
+        self.port = port
         self.world = DiscordWorld(
             bot_name=bot_name,
             bot_token=bot_token,
@@ -100,7 +104,7 @@ class FakeDiscord:
         app.router.add_get("/attachments/{channel_id}/{file_id}/{filename}", self._serve_file)
         self._runner = web.AppRunner(app, handle_signals=False)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, "127.0.0.1", self.port)
         await site.start()
         host, port = self._runner.addresses[0][:2]
         self.world.base_url = f"http://{host}:{port}"
