@@ -12,6 +12,7 @@ from pathlib import Path
 import aiohttp
 
 from tests.fakes.discord import FakeDiscord
+from tests.fakes.discord.models import FakeGuild
 from tests.fakes.discord.rest import API_PREFIX
 
 # Runs the real entry point with discord.py pointed at the fake (the only outside-world part).
@@ -75,21 +76,25 @@ async def start_kobo(
     return process, port
 
 
-async def wait_until_serving(process, port: int, fake: FakeDiscord) -> None:
-    """Until the device API answers and the bot has synced its commands to ``fake`` and
-    connected to its gateway."""
+async def wait_until_serving(
+    process, port: int, fake: FakeDiscord, guild: FakeGuild | None = None
+) -> None:
+    """Until the device API answers and the bot has synced its commands to ``fake`` (globally,
+    or to ``guild`` when GUILD_ID names it) and connected to its gateway."""
     async with aiohttp.ClientSession() as http:
         for _ in range(300):
             if process.returncode is not None:
                 break
             try:
                 async with http.get(f"http://127.0.0.1:{port}/healthz") as response:
-                    connected = fake.synced_commands() and fake.gateway.identified
+                    connected = fake.synced_commands(guild) and fake.gateway.identified
                     if response.status == 200 and connected:
                         return
             except aiohttp.ClientConnectionError:
                 pass
             await asyncio.sleep(0.1)
+    if process.returncode is None:
+        process.kill()
     _, err = await process.communicate()
     raise AssertionError(f"kobo did not start: {err.decode()}")
 

@@ -22,6 +22,7 @@ from tests.bot.kobo_process import (
     wait_until_serving,
 )
 from tests.fakes.discord import FakeDiscord
+from tests.fakes.discord.snowflakes import new_snowflake
 
 ROOT = Path(__file__).resolve().parents[2]
 CLEAN_EXIT_NEVER_SHOWS = ("Traceback", "Unclosed", "Task was destroyed", "never awaited")
@@ -130,15 +131,16 @@ async def test_robots_keep_their_models_while_discord_cannot_be_reached(tmp_path
 
 async def test_connects_once_discord_comes_back(tmp_path):
     discord_port = free_port()
-    process, port = await start_kobo(discord_port, tmp_path)
+    workshop_id = new_snowflake()
+    process, port = await start_kobo(discord_port, tmp_path, GUILD_ID=str(workshop_id))
     lines: list[str] = []
     try:
         await read_log_until(process, lines, lambda line: "cannot reach Discord" in line)
         async with FakeDiscord(port=discord_port) as fake:
-            guild = fake.add_guild("Workshop")
+            guild = fake.add_guild("Workshop", guild_id=workshop_id)
             fake.add_text_channel(guild, "robots")
             child = fake.add_member(guild, "bob")
-            await wait_until_serving(process, port, fake)
+            await wait_until_serving(process, port, fake, guild)
             await read_log_until(process, lines, lambda line: "logged in to Discord as" in line)
             stacks = await (await fake.invoke("stacks", {}, user=child)).wait_response()
             assert stacks.embeds  # the bot answers commands

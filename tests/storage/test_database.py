@@ -7,7 +7,6 @@ import logging
 import re
 import sqlite3
 import threading
-import uuid
 from importlib import resources
 
 import pytest

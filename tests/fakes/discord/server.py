@@ -44,6 +44,7 @@ from tests.fakes.discord.models import (
 )
 from tests.fakes.discord.options import InvalidInvocation, build_options
 from tests.fakes.discord.rest import API_PREFIX, RestApi
+from tests.fakes.discord.snowflakes import new_snowflake
 from tests.fakes.discord.world import DiscordWorld
 
 BUTTON = 2
@@ -167,9 +168,14 @@ class FakeDiscord:
 
     # -- building the world -------------------------------------------------------------------
 
-    def add_guild(self, name: str = "Workshop", *, locale: str = "en-US") -> FakeGuild:
-        """A guild with an @everyone role, the bot as a member (with its managed role)."""
-        guild = FakeGuild(name=name, locale=locale)
+    def add_guild(
+        self, name: str = "Workshop", *, locale: str = "en-US", guild_id: int | None = None
+    ) -> FakeGuild:
+        """A guild with an @everyone role, the bot as a member (with its managed role).
+
+        ``guild_id`` fixes its id, for a bot whose settings name the server before it exists.
+        """
+        guild = FakeGuild(name=name, locale=locale, id=guild_id or new_snowflake())
         guild.roles.append(
             FakeRole(
                 guild_id=guild.id, name="@everyone", permissions=perms.EVERYONE_DEFAULT, id=guild.id
