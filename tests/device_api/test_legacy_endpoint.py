@@ -83,6 +83,11 @@ async def test_leading_zeros_name_the_same_robot(make_settings, db, repo, serve,
         ("?number=0", "number must be at least 1, got '0'"),
         ("?number=99999999999999999999999", "number is too large (at most 2147483647)"),
         ("?number=2147483648", "number is too large (at most 2147483647)"),
+        # Thousands of digits: past Python's int() limit, zero-padded or not.
+        ("?number=" + "9" * 5000, "number is too large (at most 2147483647)"),
+        ("?number=" + "0" * 5000 + "1", "number is too long (at most 20 digits)"),
+        ("?number=" + "0" * 4400 + "9" * 11, "number is too large (at most 2147483647)"),
+        ("?number=" + "0" * 21, "number is too long (at most 20 digits)"),
         ("?stack=4", "number is missing"),
     ],
 )
