@@ -18,7 +18,7 @@ async def get_text(request: web.Request) -> web.Response:
     ``"``. So the body is exactly ``{"message":"<model>"}``, compact, one key, whatever happens.
     """
     try:
-        stack_id = parse_stack_id(request.query.get("number"), "number")
+        stack_id = parse_stack_id(number_param(request), "number")
     except InvalidStackId as exc:
         return json_error(400, f"{exc}; use /get_text?number=<StackchanID>")
     try:
@@ -34,6 +34,19 @@ async def get_text(request: web.Request) -> web.Response:
         # a robot must never get aiohttp's HTML error page.
         return internal_error(request)
     return UnbrandedResponse(body=body, content_type=JSON)
+
+
+def number_param(request: web.Request) -> str | None:
+    """The ``number`` query parameter of ``/get_text``.
+
+    The firmware's query is exactly ``number=<digits>``; reading that from the raw query string
+    skips building the whole query multidict, about 1 us of a robot's ~30 us request (bench/).
+    Any other query (more parameters, %-escapes) is parsed the general way, with the same result.
+    """
+    raw = request.rel_url.raw_query_string
+    if raw.startswith("number=") and raw[7:].isdigit():
+        return raw[7:]
+    return request.query.get("number")
 
 
 async def legacy_disabled(request: web.Request) -> web.Response:

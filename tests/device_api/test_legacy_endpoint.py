@@ -71,6 +71,18 @@ async def test_leading_zeros_name_the_same_robot(make_settings, db, repo, serve,
 
 
 @pytest.mark.parametrize(
+    "query", ["number=7", "number=%37", "lang=ja&number=7", "number=7&number=8"]
+)
+async def test_number_is_read_from_any_query_shape(make_settings, db, repo, serve, http, query):
+    await repo.assign(7, "ft:gpt-4o-mini:acme:seven:S7", **STAFF)
+    api = await serve(create_app(make_settings(), db=db))
+
+    async with http.get(f"{api.url}/get_text?{query}") as response:
+        assert response.status == 200
+        assert firmware_model_name(await response.read()) == "ft:gpt-4o-mini:acme:seven:S7"
+
+
+@pytest.mark.parametrize(
     ("query", "complaint"),
     [
         ("", "number is missing"),
