@@ -28,7 +28,7 @@ class Services:
     def build(cls, settings: Settings, db: Database) -> Services:
         """Raises ModelTableError when FINETUNE_MODELS cannot be used."""
         base_models = load_model_table(settings.finetune_models)
-        last_seen = LastSeenRecorder(db)
+        last_seen = LastSeenRecorder(db, max_unassigned=settings.last_seen_max_unassigned)
         client = make_openai_client(
             settings.openai_api_key.get_secret_value() if settings.openai_api_key else None,
             base_url=settings.openai_base_url,

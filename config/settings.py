@@ -45,6 +45,10 @@ class DeviceApiSettings(KoboSettings):
     device_api_token: SecretStr | None = None
     legacy_endpoint_enabled: bool = True
     last_seen_flush_seconds: float = Field(5.0, gt=0)
+    last_seen_max_unassigned: int = Field(200, ge=0)
+    device_api_max_connections: int = Field(256, ge=1)
+    device_api_header_timeout_seconds: float = Field(10.0, gt=0)
+    device_api_keepalive_seconds: float = Field(15.0, gt=0)
     log_level: LogLevel = "INFO"
 
     @field_validator("log_level", mode="before")

@@ -44,7 +44,7 @@ def create_app(
         app.cleanup_ctx.append(_own_database)
     else:
         app[DATABASE] = db
-        app[RECORDER] = recorder or LastSeenRecorder(db)
+        app[RECORDER] = recorder or _recorder(db, settings)
     app.cleanup_ctx.append(_model_directory(external_write_check_seconds))
     app.cleanup_ctx.append(_last_seen_flush)
     setup_routes(app, settings)
@@ -54,11 +54,15 @@ def create_app(
 async def _own_database(app: web.Application) -> AsyncIterator[None]:
     db = await Database.open(app[SETTINGS].database_path)
     app[DATABASE] = db
-    app[RECORDER] = LastSeenRecorder(db)
+    app[RECORDER] = _recorder(db, app[SETTINGS])
     try:
         yield
     finally:
         await db.close()
+
+
+def _recorder(db: Database, settings: DeviceApiSettings) -> LastSeenRecorder:
+    return LastSeenRecorder(db, max_unassigned=settings.last_seen_max_unassigned)
 
 
 def _model_directory(check_seconds: float) -> CleanupContext:

@@ -60,6 +60,10 @@ class ModelDirectory:
             await self._refresh_if_stale()
         return self._bodies.get(stack_id, self._default_body)
 
+    def is_assigned(self, stack_id: int) -> bool:
+        """Whether the table :meth:`legacy_body` just used has an assignment for ``stack_id``."""
+        return stack_id in self._bodies
+
     async def load(self) -> None:
         """Read the table now (at startup, so the first robot does not wait)."""
         await self._refresh_if_stale()

@@ -1,10 +1,11 @@
-"""JSON for every error: unknown paths, wrong methods, and unexpected exceptions.
+"""JSON for every error: unknown paths, wrong methods, ``Expect``, and unexpected exceptions.
 
 These are route handlers and a handler decorator rather than an aiohttp middleware on purpose:
 any middleware makes aiohttp wrap *every* request in two extra coroutine layers (the middleware
 and its own ``_fix_request_current_app``), and ``/get_text`` must stay close to a bare handler's
 speed. ``/get_text`` guards itself (see views); the other views are wrapped in
 :func:`json_errors`, and routes.py sends unknown paths and methods to the handlers below.
+Requests aiohttp cannot even parse are answered by protocol.py, with the same JSON.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import asyncio
 import functools
 import logging
 
-from aiohttp import web
+from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler
 
 from device_api.responses import json_error
@@ -49,7 +50,22 @@ def internal_error(request: web.Request) -> web.Response:
 
 
 async def not_found(request: web.Request) -> web.Response:
-    return json_error(404, f"no such endpoint: {request.path}")
+    return json_error(404, f"no such endpoint: {shorten(request.path)}")
+
+
+async def expect_handler(request: web.Request) -> web.Response | None:
+    """Every route's ``Expect`` handler (aiohttp's default answers a bad one in plain text).
+
+    No endpoint reads a body, so ``100-continue`` needs no interim answer (RFC 9110 10.1.1).
+    """
+    if request.headers.get(hdrs.EXPECT, "").lower() == "100-continue":
+        return None
+    return json_error(417, "the Expect header is not supported here; send none")
+
+
+def shorten(text: str, limit: int = 100) -> str:
+    """``text`` cut to ``limit`` characters: clients choose what we echo back."""
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def method_not_allowed(allowed: tuple[str, ...]) -> Handler:
@@ -58,7 +74,7 @@ def method_not_allowed(allowed: tuple[str, ...]) -> Handler:
     async def wrong_method(request: web.Request) -> web.Response:
         return json_error(
             405,
-            f"method {request.method} is not allowed on {request.path}; use {allow}",
+            f"method {request.method} is not allowed on {shorten(request.path)}; use {allow}",
             headers={"Allow": allow},
         )
 

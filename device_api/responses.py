@@ -1,8 +1,9 @@
-"""JSON response helpers shared by the views and the middlewares.
+"""The responses the device API sends: every one is built here.
 
 Every body is compact JSON sent as bytes with ``Content-Type: application/json`` and no
 ``charset`` parameter: JSON is UTF-8 by definition (RFC 8259 has no charset parameter), our bodies
 are pure ASCII (``ensure_ascii``), and the firmware's ESP32 ``HTTPClient`` reads raw bytes anyway.
+No response carries aiohttp's ``Server`` header (it names the Python and aiohttp versions).
 """
 
 from __future__ import annotations
@@ -11,9 +12,22 @@ import hashlib
 import json
 from typing import Any
 
-from aiohttp import web
+from aiohttp import hdrs, web
 
 JSON = "application/json"
+
+
+class UnbrandedResponse(web.Response):
+    """A ``web.Response`` without the ``Server`` header.
+
+    aiohttp adds that header while it prepares the headers, after the handler returned, and
+    offers no setting for it; removing it here costs one call per response, where an
+    ``on_response_prepare`` signal would cost two coroutines and miss the parser's errors.
+    """
+
+    async def _prepare_headers(self) -> None:
+        await super()._prepare_headers()
+        self._headers.popall(hdrs.SERVER, None)
 
 
 def dump(payload: Any) -> bytes:
@@ -26,7 +40,7 @@ def legacy_body(model: str) -> bytes:
 
 
 def json_response(payload: Any, status: int = 200, headers: dict[str, str] | None = None):
-    return web.Response(body=dump(payload), status=status, content_type=JSON, headers=headers)
+    return UnbrandedResponse(body=dump(payload), status=status, content_type=JSON, headers=headers)
 
 
 def json_error(status: int, message: str, headers: dict[str, str] | None = None) -> web.Response:
@@ -41,5 +55,5 @@ def etagged_json(request: web.Request, payload: Any) -> web.Response:
     # If-None-Match uses the weak comparison (RFC 9110 13.1.2): W/"x" matches "x".
     for tag in request.if_none_match or ():
         if tag.value in (etag, "*"):
-            return web.Response(status=304, headers=headers)
-    return web.Response(body=body, content_type=JSON, headers=headers)
+            return UnbrandedResponse(status=304, headers=headers)
+    return UnbrandedResponse(body=body, content_type=JSON, headers=headers)

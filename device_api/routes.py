@@ -1,19 +1,22 @@
 """URL table of the device API.
 
-Every path answers every method: a known path with another method gets a JSON 405, and a
-catch-all route gives unknown paths a JSON 404 (see errors.py for why this is done with routes
-instead of a middleware).
+Every request target answers in JSON: a known path with another method gets a 405, anything else
+a 404 from the catch-all resources below, and an ``Expect`` header we do not support a 417 (see
+errors.py for why this is done with routes instead of a middleware).
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 from aiohttp.typedefs import Handler
+from yarl import URL
 
 from config.settings import DeviceApiSettings
 from device_api import views
 from device_api.auth import bearer_token_required
-from device_api.errors import json_errors, method_not_allowed, not_found
+from device_api.errors import expect_handler, json_errors, method_not_allowed, not_found
 
 READ_METHODS = ("GET", "HEAD")
 
@@ -29,16 +32,55 @@ def setup_routes(app: web.Application, settings: DeviceApiSettings) -> None:
     _read_only(app, "/api/v1/stacks", json_errors(guard(views.list_stacks)))
     _read_only(app, "/api/v1/stacks/{stack_id}", json_errors(guard(views.get_stack)))
     # Without the token, not even which /api/v1 paths exist is told.
-    app.router.add_route("*", "/api/v1/{path:.*}", guard(not_found))
-    app.router.add_route("*", "/{path:.*}", not_found)
+    _everything_under(app, "/api/v1/", guard(not_found))
+    _everything_under(app, "", not_found)
 
 
 def _read_only(app: web.Application, path: str, handler: Handler) -> None:
     resource = app.router.add_resource(path)
     for method in READ_METHODS:
-        resource.add_route(method, handler)
-    resource.add_route("*", method_not_allowed(READ_METHODS))
+        resource.add_route(method, handler, expect_handler=expect_handler)
+    resource.add_route("*", method_not_allowed(READ_METHODS), expect_handler=expect_handler)
+
+
+def _everything_under(app: web.Application, prefix: str, handler: Handler) -> None:
+    resource = AnyTargetResource(prefix)
+    app.router.register_resource(resource)
+    resource.add_route("*", handler, expect_handler=expect_handler)
 
 
 def _open(handler: Handler) -> Handler:
     return handler
+
+
+class AnyTargetResource(web.Resource):
+    """Every request target that starts with ``prefix`` (``""``: every one at all).
+
+    aiohttp's own ``/{path:.*}`` misses some, which then get its plain-text 404: ``.`` stops at
+    a newline (``/%0A``), and targets such as ``*`` (``OPTIONS *``) or ``host:port``
+    (``CONNECT``) do not start with ``/``. Only unknown paths reach this resource: the router
+    tries the longest matching path prefix first.
+    """
+
+    def __init__(self, prefix: str):
+        super().__init__()
+        self._prefix = prefix
+
+    @property
+    def canonical(self) -> str:
+        return f"{self._prefix.rstrip('/')}/{{path}}"
+
+    def _match(self, path: str) -> dict[str, str] | None:
+        return {} if path.startswith(self._prefix) else None
+
+    def raw_match(self, path: str) -> bool:
+        return path == self.canonical
+
+    def get_info(self) -> dict[str, Any]:
+        return {"prefix": self._prefix}
+
+    def url_for(self, **parts: str) -> URL:
+        raise NotImplementedError("a catch-all has no URL of its own")
+
+    def add_prefix(self, prefix: str) -> None:
+        self._prefix = prefix + self._prefix

@@ -1,4 +1,8 @@
-"""Serving the app on a TCP port: used by ``python -m device_api`` and by the bot's loop."""
+"""Serving the app on a TCP port: used by ``python -m device_api`` and by the bot's loop.
+
+Connections are bounded by the app's settings (see protocol.py) and the access log writes one
+short line per request (see access_log.py).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,10 @@ import logging
 
 from aiohttp import web
 from aiohttp.log import access_logger
+
+from device_api.access_log import ShortAccessLogger
+from device_api.keys import SETTINGS
+from device_api.protocol import ConnectionLimits, DeviceApiRunner
 
 SHUTDOWN_TIMEOUT_SECONDS = 5.0
 
@@ -21,7 +29,13 @@ async def start_device_api(
 
     Signals are left to the caller. Port 0 picks a free port; see :func:`bound_addresses`.
     """
-    runner = web.AppRunner(app, access_log=access_log, shutdown_timeout=SHUTDOWN_TIMEOUT_SECONDS)
+    runner = DeviceApiRunner(
+        app,
+        limits=ConnectionLimits.from_settings(app[SETTINGS]),
+        access_log=access_log,
+        access_log_class=ShortAccessLogger,
+        shutdown_timeout=SHUTDOWN_TIMEOUT_SECONDS,
+    )
     try:
         await runner.setup()
         await web.TCPSite(runner, host, port).start()

@@ -5,6 +5,8 @@ from __future__ import annotations
 # The firmware's ids are small ("1", "2", ...); the cap keeps ids inside SQLite's INTEGER and
 # an int32, and stops absurd digit strings before int() parses them.
 MAX_STACK_ID = 2_147_483_647
+# Leading zeros name the same robot ("007"), but no firmware pads an id to more than this.
+MAX_STACK_ID_DIGITS = 20
 
 
 class InvalidStackId(ValueError):
@@ -20,10 +22,17 @@ def parse_stack_id(text: str | None, name: str) -> int:
     if not (text.isascii() and text.isdigit()):
         shown = text if len(text) <= 20 else text[:20] + "..."
         raise InvalidStackId(f"{name} must be a positive whole number, got {shown!r}")
-    if len(text.lstrip("0")) > len(str(MAX_STACK_ID)) or int(text) > MAX_STACK_ID:
+    # int() sees at most 10 digits: a long text (zero-padded too) never reaches Python's
+    # 4,300-digit conversion limit, nor costs time.
+    significant = text.lstrip("0")
+    if len(significant) > len(str(MAX_STACK_ID)):
         raise InvalidStackId(f"{name} is too large (at most {MAX_STACK_ID})")
-    stack_id = int(text)
-    if stack_id <= 0:
+    stack_id = int(significant) if significant else 0
+    if stack_id > MAX_STACK_ID:
+        raise InvalidStackId(f"{name} is too large (at most {MAX_STACK_ID})")
+    if len(text) > MAX_STACK_ID_DIGITS:
+        raise InvalidStackId(f"{name} is too long (at most {MAX_STACK_ID_DIGITS} digits)")
+    if stack_id == 0:
         raise InvalidStackId(f"{name} must be at least 1, got {text!r}")
     return stack_id
 

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+import sqlite3
 from dataclasses import dataclass
 
 from storage.database import Database, utc_now
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +134,24 @@ class AssignmentRepository:
             params = (stack_id,)
         rows = await self._db.fetchall(sql + " ORDER BY id", params)
         return [HistoryEntry(**dict(row)) for row in rows]
+
+    async def readable(self) -> bool:
+        """Whether every row the device API serves can be read (``/healthz``).
+
+        Reads each value rather than only counting, so damaged pages show, not just a missing
+        file; a few thousand rows at most (last-seen is capped), well under a millisecond.
+        """
+        try:
+            await self._db.fetchone(
+                "SELECT (SELECT total(length(model) + length(assigned_by)"
+                " + length(assigned_by_name) + length(assigned_at)) FROM robot_assignments),"
+                " (SELECT total(length(seen_at) + ifnull(length(address), 0))"
+                " FROM robot_last_seen)"
+            )
+        except (sqlite3.Error, ValueError) as exc:  # ValueError: the connection is closed
+            log.warning("cannot read the robot tables: %s", exc)
+            return False
+        return True
 
     async def overview(self, stack_id: int | None = None) -> list[RobotOverview]:
         """Every robot that is assigned or has asked for its model (or just ``stack_id``)."""

@@ -63,12 +63,14 @@ def repo(db: Database) -> AssignmentRepository:
 
 
 @pytest.fixture
-async def serve(db: Database) -> AsyncIterator[Callable[[web.Application], Awaitable[RunningApi]]]:
+async def serve(db: Database) -> AsyncIterator[Callable[..., Awaitable[RunningApi]]]:
     # Depends on db so that apps given that database stop before it closes.
     started: list[RunningApi] = []
 
-    async def start(app: web.Application) -> RunningApi:
-        runner = await start_device_api(app, "127.0.0.1", 0, access_log=None)
+    async def start(app: web.Application, **options: Any) -> RunningApi:
+        """Serve ``app``; ``options`` go to start_device_api (no access log unless given)."""
+        options.setdefault("access_log", None)
+        runner = await start_device_api(app, "127.0.0.1", 0, **options)
         host, port = bound_addresses(runner)[0]
         running = RunningApi(runner, host, port)
         started.append(running)

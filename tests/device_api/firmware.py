@@ -29,9 +29,15 @@ def firmware_model_name(body: bytes) -> str:
 
 async def firmware_get(host: str, port: int, path: str) -> tuple[int, dict[str, str], bytes]:
     """Send the firmware's exact request on a raw socket; return status, headers and raw body."""
+    request = FIRMWARE_REQUEST.format(path=path, host=host, port=port).encode("ascii")
+    return await raw_exchange(host, port, request)
+
+
+async def raw_exchange(host: str, port: int, data: bytes) -> tuple[int, dict[str, str], bytes]:
+    """Send ``data`` as is, read until the server closes; return status, headers and body."""
     reader, writer = await asyncio.open_connection(host, port)
     try:
-        writer.write(FIRMWARE_REQUEST.format(path=path, host=host, port=port).encode("ascii"))
+        writer.write(data)
         await writer.drain()
         raw = await asyncio.wait_for(reader.read(), timeout=5)
     finally:

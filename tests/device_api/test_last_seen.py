@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from device_api.app import create_app
 from storage.assignments import AssignmentRepository
 from storage.database import Database
+from tests.device_api.conftest import STAFF
 
 
 async def _boot(http, api, *numbers: int) -> None:
@@ -81,3 +82,22 @@ async def test_a_later_boot_moves_last_seen_forward(make_settings, db, serve, ht
 
     [(second, _)] = (await _seen(db)).values()
     assert datetime.fromisoformat(second) > datetime.fromisoformat(first)
+
+
+async def test_made_up_ids_cannot_grow_the_table_or_the_stacks_list(
+    make_settings, db, repo, serve, http
+):
+    for number in (2, 3):
+        await repo.assign(number, f"ft:gpt-4o-mini:acme:s{number}:A{number}", **STAFF)
+    settings = make_settings(last_seen_max_unassigned=5, last_seen_flush_seconds=3600)
+    api = await serve(create_app(settings, db=db))
+    await _boot(http, api, 2, 3, *range(100, 160), 3)  # 60 ids nobody assigned
+    await api.stop()  # writes the sightings
+
+    api = await serve(create_app(settings, db=db))
+    async with http.get(f"{api.url}/api/v1/stacks") as response:
+        stacks = (await response.json())["stacks"]
+
+    seen = {stack["stack_id"]: stack["assigned"] for stack in stacks if stack["last_seen_at"]}
+    assert seen == {2: True, 3: True, 155: False, 156: False, 157: False, 158: False, 159: False}
+    assert len(stacks) == 7

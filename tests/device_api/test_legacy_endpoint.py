@@ -71,6 +71,18 @@ async def test_leading_zeros_name_the_same_robot(make_settings, db, repo, serve,
 
 
 @pytest.mark.parametrize(
+    "query", ["number=7", "number=%37", "lang=ja&number=7", "number=7&number=8"]
+)
+async def test_number_is_read_from_any_query_shape(make_settings, db, repo, serve, http, query):
+    await repo.assign(7, "ft:gpt-4o-mini:acme:seven:S7", **STAFF)
+    api = await serve(create_app(make_settings(), db=db))
+
+    async with http.get(f"{api.url}/get_text?{query}") as response:
+        assert response.status == 200
+        assert firmware_model_name(await response.read()) == "ft:gpt-4o-mini:acme:seven:S7"
+
+
+@pytest.mark.parametrize(
     ("query", "complaint"),
     [
         ("", "number is missing"),
@@ -83,6 +95,11 @@ async def test_leading_zeros_name_the_same_robot(make_settings, db, repo, serve,
         ("?number=0", "number must be at least 1, got '0'"),
         ("?number=99999999999999999999999", "number is too large (at most 2147483647)"),
         ("?number=2147483648", "number is too large (at most 2147483647)"),
+        # Thousands of digits: past Python's int() limit, zero-padded or not.
+        ("?number=" + "9" * 5000, "number is too large (at most 2147483647)"),
+        ("?number=" + "0" * 5000 + "1", "number is too long (at most 20 digits)"),
+        ("?number=" + "0" * 4400 + "9" * 11, "number is too large (at most 2147483647)"),
+        ("?number=" + "0" * 21, "number is too long (at most 20 digits)"),
         ("?stack=4", "number is missing"),
     ],
 )

@@ -27,6 +27,10 @@ SETTING_NAMES = (
     "DEVICE_API_TOKEN",
     "LEGACY_ENDPOINT_ENABLED",
     "LAST_SEEN_FLUSH_SECONDS",
+    "LAST_SEEN_MAX_UNASSIGNED",
+    "DEVICE_API_MAX_CONNECTIONS",
+    "DEVICE_API_HEADER_TIMEOUT_SECONDS",
+    "DEVICE_API_KEEPALIVE_SECONDS",
     "LOG_LEVEL",
 )
 
@@ -123,6 +127,7 @@ async def test_serves_and_stops_cleanly_writing_last_seen(tmp_path, signum):
         ("DEVICE_API_PORT", "70000", "DEVICE_API_PORT"),
         ("LAST_SEEN_FLUSH_SECONDS", "0", "LAST_SEEN_FLUSH_SECONDS"),
         ("DEFAULT_MODEL", 'gpt"4', "DEFAULT_MODEL"),
+        ("DEVICE_API_MAX_CONNECTIONS", "0", "DEVICE_API_MAX_CONNECTIONS"),
     ],
 )
 async def test_bad_setting_exits_2_with_one_line(tmp_path, setting, value, named):
