@@ -10,7 +10,16 @@ from augment.errors import InputError
 from augment.example import Example
 from augment.read_delimited import column_number, decode_text, delimited_rows
 from augment.read_jsonl import jsonl_lines, parse_example
-from augment.read_xlsx import EXCEL_ERRORS, choose_sheet, column_letter, open_workbook, xlsx_rows
+from augment.read_xlsx import (
+    EXCEL_ERRORS,
+    MAX_BLANK_RUN,
+    READ_COLUMNS,
+    WorkbookBounds,
+    choose_sheet,
+    column_letter,
+    open_workbook,
+    xlsx_rows,
+)
 from augment.table import (
     HEADER_SEARCH_ROWS,
     Header,
@@ -84,12 +93,14 @@ def read_sheet(
     if suffix == ".jsonl":
         return _read_jsonl(data, name, default_system, limits)
     if suffix in EXCEL_SUFFIXES:
-        with open_workbook(
-            data,
-            name,
-            max_unpacked=limits.max_bytes * UNPACKED_PER_BYTE,
-            max_shared_strings=(limits.max_rows + HEADER_SEARCH_ROWS) * TEXTS_PER_ROW,
-        ) as workbook:
+        bounds = WorkbookBounds(
+            unpacked_bytes=limits.max_bytes * UNPACKED_PER_BYTE,
+            texts=(limits.max_rows + HEADER_SEARCH_ROWS) * TEXTS_PER_ROW,
+            # A cell per column read in each row the reader may walk: the header search, the row
+            # limit, and the blank (formatted) stretch it reads through before it stops.
+            cells=(HEADER_SEARCH_ROWS + limits.max_rows + MAX_BLANK_RUN) * READ_COLUMNS,
+        )
+        with open_workbook(data, name, bounds) as workbook:
             sheet = choose_sheet(workbook, name)
             return _read_rows(
                 xlsx_rows(sheet, name),

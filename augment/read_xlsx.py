@@ -6,16 +6,22 @@ import io
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import openpyxl
+from openpyxl.reader.excel import ExcelReader
 from openpyxl.utils import get_column_letter
 
 from augment.errors import InputError
 from augment.table import HEADER_SEARCH_ROWS, Row, is_header_like
-from augment.xlsx_zip import count_shared_strings, first_value_row_after
+from augment.xlsx_zip import count_texts_and_cells, first_value_row_after
 
 PREFERRED_SHEET = "learningdata"
+# The reader looks at the first ten columns (A to J) only: the template's three columns and notes
+# beside them sit there. Without a bound, a row whose one value is in column XFD comes back from
+# openpyxl as 16,384 cells to walk, row after row (a 26 KB file took ten seconds).
+READ_COLUMNS = 10
 # Workshop templates are formatted far below the last row anyone fills in: stop after this many
 # blank rows in a row instead of walking a million formatted-but-empty rows.
 MAX_BLANK_RUN = 10_000
@@ -29,19 +35,29 @@ def column_letter(index: int) -> str:
     return f"column {get_column_letter(index + 1)}"
 
 
+@dataclass(frozen=True)
+class WorkbookBounds:
+    """What a workbook may hold before openpyxl parses any of it (derived from the read limits)."""
+
+    unpacked_bytes: int
+    # Shared strings: openpyxl loads them all before the first row.
+    texts: int
+    # Cells of all sheets together. openpyxl parses every one of them, even in load_workbook: a
+    # sheet without a <dimension> element is walked to its end to look for one.
+    cells: int
+
+
 @contextmanager
-def open_workbook(
-    data: bytes, filename: str, *, max_unpacked: int, max_shared_strings: int
-) -> Iterator[Any]:
-    """Refuse, before openpyxl parses anything, a zip that unpacks to more than ``max_unpacked``
-    bytes or holds more than ``max_shared_strings`` texts: a small upload can hold either."""
+def open_workbook(data: bytes, filename: str, bounds: WorkbookBounds) -> Iterator[Any]:
+    """Refuse, before openpyxl parses anything, a zip that holds more than ``bounds`` allows: a
+    small upload can unpack to gigabytes or hold millions of texts or cells."""
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, OSError, ValueError):
         archive = None  # not a zip at all: load_workbook below says so in its own words
     if archive is not None:
         with archive:
-            _check_archive(archive, filename, max_unpacked, max_shared_strings)
+            _check_archive(archive, data, filename, bounds)
     try:
         # data_only: a formula cell gives the value Excel saved with it, not the formula text.
         workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
@@ -57,28 +73,64 @@ def open_workbook(
 
 
 def _check_archive(
-    archive: zipfile.ZipFile, filename: str, max_unpacked: int, max_shared_strings: int
+    archive: zipfile.ZipFile, data: bytes, filename: str, bounds: WorkbookBounds
 ) -> None:
     # The sizes come from the zip's directory; zipfile never unpacks more than a member declares.
     unpacked = sum(item.file_size for item in archive.infolist())
-    if unpacked > max_unpacked:
+    if unpacked > bounds.unpacked_bytes:
         raise InputError(
             f"{filename}: the workbook unpacks to {unpacked:,} bytes, over the limit of "
-            f"{max_unpacked:,}; delete unused sheets and formatting, or split it."
+            f"{bounds.unpacked_bytes:,}; delete unused sheets and formatting, or split it."
         )
-    # Every member, not only xl/sharedStrings.xml: the workbook may name its strings part anyhow.
-    texts = 0
+    # Every member, not only xl/sharedStrings.xml and xl/worksheets/: the workbook may name its
+    # parts anyhow. Real workbooks have <c> elements in worksheets only.
+    texts = cells = 0
+    cells_by_part: dict[str, int] = {}
     for item in archive.infolist():
         try:
             with archive.open(item) as member:
-                texts += count_shared_strings(member, stop_above=max_shared_strings - texts)
+                found = count_texts_and_cells(
+                    member,
+                    stop_texts_above=bounds.texts - texts,
+                    stop_cells_above=bounds.cells - cells,
+                )
         except Exception:  # encrypted, corrupt, unknown compression: zipfile raises many kinds
             continue  # load_workbook below reports the member if it matters
-        if texts > max_shared_strings:
+        texts += found.texts
+        cells += found.cells
+        cells_by_part[item.filename] = cells_by_part.get(item.filename, 0) + found.cells
+        if texts > bounds.texts:
             raise InputError(
-                f"{filename}: the workbook holds more than {max_shared_strings:,} texts, more than "
+                f"{filename}: the workbook holds more than {bounds.texts:,} texts, more than "
                 "the row limit could need; delete unused sheets and cells, or split it."
             )
+        if cells > bounds.cells:
+            crowded = max(cells_by_part, key=cells_by_part.__getitem__)
+            title = _sheet_title(data, crowded)
+            where = f"sheet {title!r}" if title is not None else f"the part {crowded}"
+            raise InputError(
+                f"{filename}: the workbook holds more than {bounds.cells:,} cells, more than the "
+                f"row limit could need (most in {where}); delete unused rows and columns, "
+                "formatted empty cells too, or split it."
+            )
+
+
+def _sheet_title(data: bytes, part: str) -> str | None:
+    """The title of the worksheet stored in zip member ``part``, found as load_workbook finds it
+    (from the workbook part and its relationships, parsing no sheet); None if it is no sheet."""
+    reader = None
+    try:
+        reader = ExcelReader(io.BytesIO(data), read_only=True)
+        reader.read_manifest()
+        reader.read_workbook()
+        return next(
+            (sheet.name for sheet, rel in reader.parser.find_sheets() if rel.target == part), None
+        )
+    except Exception:  # a broken manifest or workbook part: load_workbook would fail on it too
+        return None
+    finally:
+        if reader is not None:
+            reader.archive.close()
 
 
 def _sheet_rows(sheet: Any, filename: str, max_row: int | None = None) -> Iterator[Row]:
@@ -86,7 +138,7 @@ def _sheet_rows(sheet: Any, filename: str, max_row: int | None = None) -> Iterat
     try:
         # The stored dimension can be wrong (some exporters write A1:A1); read what is there.
         sheet.reset_dimensions()
-        rows = sheet.iter_rows(min_row=1, max_row=max_row, values_only=True)
+        rows = sheet.iter_rows(min_row=1, max_row=max_row, max_col=READ_COLUMNS, values_only=True)
         yield from enumerate(rows, start=1)
     except InputError:
         raise

@@ -1,20 +1,23 @@
 """Measure what is inside an xlsx (a zip of XML) without parsing it.
 
 openpyxl reads every shared string into memory before the first row, at about a second per
-100,000 strings: a few hundred KB of zip can hold millions of them (minutes and gigabytes). These
-scans stream the XML through a regular expression in small chunks instead: about a second per
-hundred MB, in constant memory.
+100,000 strings, and parses every cell of every sheet, at 40,000 to 150,000 a second: a few
+hundred KB of zip can hold millions of either (minutes and gigabytes). These scans stream the XML
+through a regular expression in small chunks instead: about a second per hundred MB, in constant
+memory.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import IO
 
 CHUNK_BYTES = 1 << 20
-# <si> is one shared string ("x:" and other namespace prefixes are allowed in the XML).
-SHARED_STRING = re.compile(rb"<(?:\w+:)?si[\s/>]")
+# <si> is one shared string, <c> one cell of a worksheet ("x:" and other namespace prefixes are
+# allowed in the XML).
+TEXT_OR_CELL = re.compile(rb"<(?:\w+:)?(si|c)[\s/>]")
 # A <row> start tag, or a cell value that is not blank: <v> (number, shared-string index, formula
 # result) or <t> (text of an inline string). A formula filled down a template saves "" as its
 # result: that is no value. The patterns hold no second "<", which chunks() relies on.
@@ -42,14 +45,26 @@ def chunks(source: IO[bytes]) -> Iterator[bytes]:
         yield carry
 
 
-def count_shared_strings(source: IO[bytes], *, stop_above: int) -> int:
-    """How many ``<si>`` elements ``source`` holds, counting no further than ``stop_above + 1``."""
-    count = 0
+@dataclass(frozen=True)
+class PartCount:
+    texts: int
+    cells: int
+
+
+def count_texts_and_cells(
+    source: IO[bytes], *, stop_texts_above: int, stop_cells_above: int
+) -> PartCount:
+    """How many ``<si>`` and ``<c>`` elements ``source`` holds, in one pass that stops soon after
+    either count goes above its ``stop_*_above``."""
+    texts = cells = 0
     for chunk in chunks(source):
-        count += len(SHARED_STRING.findall(chunk))
-        if count > stop_above:
+        names = TEXT_OR_CELL.findall(chunk)
+        chunk_texts = names.count(b"si")
+        texts += chunk_texts
+        cells += len(names) - chunk_texts
+        if texts > stop_texts_above or cells > stop_cells_above:
             break
-    return count
+    return PartCount(texts=texts, cells=cells)
 
 
 def first_value_row_after(source: IO[bytes], row: int) -> int | None:

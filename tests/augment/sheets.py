@@ -67,11 +67,12 @@ PACKAGE_RELATIONSHIPS = "http://schemas.openxmlformats.org/package/2006/relation
 SPREADSHEET = "application/vnd.openxmlformats-officedocument.spreadsheetml"
 
 
-def handmade_workbook(sheet_xml: bytes, shared_strings: Iterable[bytes]) -> bytes:
+def handmade_workbook(sheet_xml: bytes | Iterable[bytes], shared_strings: Iterable[bytes]) -> bytes:
     """A one-sheet workbook ("LearningData") written XML by hand, as a hostile tool could.
 
-    ``sheet_xml`` is what goes inside ``<sheetData>``; ``shared_strings`` are the ``<si>``
-    elements of xl/sharedStrings.xml (cells refer to them by index with ``t="s"``).
+    ``sheet_xml`` is what goes inside ``<sheetData>`` (or pieces of it, to stream a big sheet);
+    ``shared_strings`` are the ``<si>`` elements of xl/sharedStrings.xml (cells refer to them by
+    index with ``t="s"``).
     """
     parts = {
         "[Content_Types].xml": (
@@ -99,16 +100,16 @@ def handmade_workbook(sheet_xml: bytes, shared_strings: Iterable[bytes]) -> byte
             f'<Relationship Id="rId2" Type="{RELATIONSHIPS}/sharedStrings" '
             'Target="sharedStrings.xml"/></Relationships>'
         ).encode(),
-        "xl/worksheets/sheet1.xml": (
-            f'<worksheet xmlns="{MAIN}"><sheetData>'.encode()
-            + sheet_xml
-            + b"</sheetData></worksheet>"
-        ),
     }
     output = io.BytesIO()
     with zipfile.ZipFile(output, "w", zipfile.ZIP_DEFLATED) as target:
         for name, content in parts.items():
             target.writestr(name, content)
+        with target.open("xl/worksheets/sheet1.xml", "w") as sheet:
+            sheet.write(f'<worksheet xmlns="{MAIN}"><sheetData>'.encode())
+            for piece in [sheet_xml] if isinstance(sheet_xml, bytes) else sheet_xml:
+                sheet.write(piece)
+            sheet.write(b"</sheetData></worksheet>")
         with target.open("xl/sharedStrings.xml", "w") as strings:
             strings.write(f'<sst xmlns="{MAIN}">'.encode())
             for item in shared_strings:

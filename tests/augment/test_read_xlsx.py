@@ -226,6 +226,8 @@ HEADER_AND_ONE_ROW = (
     b'<c r="C2" t="s"><v>3</v></c></row>'
 )
 HEADER_STRINGS = [b"<si><t>system</t></si><si><t>user</t></si><si><t>assistant</t></si>"]
+# The header's texts and "x", the text of row 2.
+TEXTS = [*HEADER_STRINGS, b"<si><t>x</t></si>"]
 
 
 def test_millions_of_tiny_texts_are_refused_before_openpyxl_loads_them() -> None:
@@ -256,7 +258,7 @@ def test_texts_within_what_the_row_limit_needs_are_read() -> None:
 
 def test_a_row_after_a_long_blank_stretch_is_reported_not_dropped() -> None:
     far = b'<row r="12005"><c r="B12005" t="s"><v>3</v></c><c r="C12005" t="s"><v>3</v></c></row>'
-    data = handmade_workbook(HEADER_AND_ONE_ROW + far, [*HEADER_STRINGS, b"<si><t>x</t></si>"])
+    data = handmade_workbook(HEADER_AND_ONE_ROW + far, TEXTS)
     with pytest.raises(InputError) as error:
         read_sheet(data, "gap.xlsx", default_system=None, limits=LIMITS)
     assert str(error.value) == (
@@ -272,5 +274,62 @@ def test_formatted_rows_and_empty_formula_results_far_below_are_not_values() -> 
         % (row, row, row, row)
         for row in range(3, 12_003)
     )
-    data = handmade_workbook(HEADER_AND_ONE_ROW + below, [*HEADER_STRINGS, b"<si><t>x</t></si>"])
+    data = handmade_workbook(HEADER_AND_ONE_ROW + below, TEXTS)
     assert users(read_sheet(data, "tidy.xlsx", default_system=None, limits=LIMITS)) == ["x"]
+
+
+def test_millions_of_cells_are_refused_before_openpyxl_parses_them() -> None:
+    # 2,000,000 number cells (no shared strings) zip to a few hundred KB; openpyxl would spend
+    # minutes on them. Real limits: the default settings.
+    row = b"<row>" + b"<c><v>7</v></c>" * 1_000 + b"</row>"
+    data = handmade_workbook([HEADER_AND_ONE_ROW, *[row] * 2_000], TEXTS)
+    assert len(data) < 500_000
+    with pytest.raises(InputError) as error:
+        read_sheet(data, "wide.xlsx", default_system=None, limits=ReadLimits())
+    assert str(error.value) == (
+        "wide.xlsx: the workbook holds more than 150,200 cells, more than the row limit could "
+        "need (most in sheet 'LearningData'); delete unused rows and columns, formatted empty "
+        "cells too, or split it."
+    )
+
+
+def formatted_blank_rows(cells: int) -> list[bytes]:
+    """``cells`` formatted empty cells, ten to a row, in the rows below HEADER_AND_ONE_ROW."""
+    rows = []
+    for row in range(3, 3 + (cells + 9) // 10):
+        count = min(10, cells - (row - 3) * 10)
+        rows.append(b'<row r="%d">' % row + b'<c s="1"/>' * count + b"</row>")
+    return rows
+
+
+def test_cells_within_what_the_row_limit_needs_are_read() -> None:
+    # (20 header rows + 100 rows + 10,000 blank rows) x 10 columns: 101,200 is the most LIMITS
+    # allows. HEADER_AND_ONE_ROW holds 6 cells.
+    data = handmade_workbook([HEADER_AND_ONE_ROW, *formatted_blank_rows(101_194)], TEXTS)
+    assert users(read_sheet(data, "ok.xlsx", default_system=None, limits=LIMITS)) == ["x"]
+    one_more = handmade_workbook([HEADER_AND_ONE_ROW, *formatted_blank_rows(101_195)], TEXTS)
+    with pytest.raises(
+        InputError, match=r"^more\.xlsx: the workbook holds more than 101,200 cells"
+    ):
+        read_sheet(one_more, "more.xlsx", default_system=None, limits=LIMITS)
+
+
+def test_cells_outside_the_sheets_are_counted_and_the_part_named() -> None:
+    crowded = zipfile.ZipFile(io.BytesIO(handmade_workbook(HEADER_AND_ONE_ROW, TEXTS)))
+    data = io.BytesIO()
+    with zipfile.ZipFile(data, "w", zipfile.ZIP_DEFLATED) as target:
+        for item in crowded.infolist():
+            target.writestr(item, crowded.read(item.filename))
+        target.writestr("xl/hidden.xml", b"<x>" + b"<c/>" * 101_195 + b"</x>")
+    with pytest.raises(InputError) as error:
+        read_sheet(data.getvalue(), "hidden.xlsx", default_system=None, limits=LIMITS)
+    assert "(most in the part xl/hidden.xml)" in str(error.value)
+
+
+def test_columns_after_j_are_not_read() -> None:
+    # A row whose only value is in column XFD is blank to the reader (it is not one of the rows
+    # the limit counts), instead of 16,384 cells to walk.
+    far_right = [b'<row r="%d"><c r="XFD%d"><v>1</v></c></row>' % (row, row) for row in (3, 4, 5)]
+    data = handmade_workbook([HEADER_AND_ONE_ROW, *far_right], TEXTS)
+    limits = ReadLimits(max_bytes=1_000_000, max_rows=2)
+    assert users(read_sheet(data, "notes.xlsx", default_system=None, limits=limits)) == ["x"]
