@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from collections.abc import Iterable
 
 import openpyxl
@@ -17,6 +16,7 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
 
 from augment.example import Example
+from finetune.jsonl import jsonl_bytes
 
 COLUMNS = ("system", "user", "assistant")
 SHEET_NAME = "LearningData"
@@ -24,9 +24,8 @@ COLUMN_WIDTHS = {"A": 40, "B": 50, "C": 50}
 
 
 def to_jsonl(examples: Iterable[Example]) -> bytes:
-    """One ``{"messages": [...]}`` object per line, UTF-8, Japanese left readable."""
-    lines = [json.dumps(example.to_json_object(), ensure_ascii=False) for example in examples]
-    return ("\n".join(lines) + "\n").encode("utf-8") if lines else b""
+    """One ``{"messages": [...]}`` object per line: strict JSON, UTF-8, Japanese left readable."""
+    return jsonl_bytes(example.to_json_object() for example in examples)
 
 
 def review_row(example: Example) -> list[str]:
