@@ -25,6 +25,9 @@ MAX_NUMBER_CHARS = 40
 SHOWN_CHARS = 40  # of a key or number quoted in a message
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
+# Text decoded from UTF-8 holds a lone surrogate only through an escape. This finds more than
+# escapes (an escaped backslash followed by "ud800" too): it only decides whether to look closer.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 # JSON lets these stand unescaped in strings, but str.splitlines() breaks lines at them; escaped,
 # every example stays on its line whatever splits the file.
 _LINE_BREAKS = {"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"}
@@ -35,22 +38,21 @@ class JSONLineError(ValueError):
 
 
 def parse_json_line(text: str) -> Any:
-    """The JSON value of one line, or :class:`JSONLineError` saying why it is not strict JSON."""
+    """The JSON value of one line (text decoded from UTF-8), or :class:`JSONLineError` saying
+    why it is not strict JSON."""
     try:
-        value = json.loads(
-            text,
-            parse_constant=_refuse_constant,
-            parse_int=_parse_int,
-            parse_float=_parse_float,
-            object_pairs_hook=_unique_keys,
-        )
+        value = _DECODER.decode(text)
     except json.JSONDecodeError as error:
         # Some of json's messages end in "at" already ("Unterminated string starting at").
         reason = error.msg.removesuffix(" at")
         raise JSONLineError(f"not valid JSON ({reason} at column {error.colno})") from None
     except RecursionError:
         raise JSONLineError(_too_deep()) from None
-    _check_tree(value)
+    # The walk costs more than the parse; skip it when the text shows it cannot find anything.
+    if text.count("[") + text.count("{") > MAX_NESTING or (
+        "\\u" in text and _SURROGATE_ESCAPE.search(text)
+    ):
+        _check_tree(value)
     return value
 
 
@@ -140,3 +142,12 @@ def _too_deep() -> str:
 
 def _shown(text: str) -> str:
     return repr(text if len(text) <= SHOWN_CHARS else text[:SHOWN_CHARS] + "…")
+
+
+# One decoder for every line: json.loads with hooks would build a new one each time.
+_DECODER = json.JSONDecoder(
+    parse_constant=_refuse_constant,
+    parse_int=_parse_int,
+    parse_float=_parse_float,
+    object_pairs_hook=_unique_keys,
+)

@@ -156,6 +156,8 @@ def count_assistant_tokens(messages: Sequence[Mapping[str, Any]], encoding: str)
 
 def _count(enc: Encoder, text: str) -> int:
     # encode_ordinary: special-token text in a sheet is just text, and must not raise.
+    if len(text) <= COUNT_PIECE_CHARS:
+        return len(enc.encode_ordinary(text))
     return sum(
         len(enc.encode_ordinary(text[start : start + COUNT_PIECE_CHARS]))
         for start in range(0, len(text), COUNT_PIECE_CHARS)
