@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import re
 from collections.abc import Iterable
 
@@ -17,6 +16,7 @@ import openpyxl
 from openpyxl.styles import Font
 
 from augment.example import Example
+from finetune.jsonl import jsonl_bytes
 
 COLUMNS = ("system", "user", "assistant")
 SHEET_NAME = "LearningData"
@@ -31,9 +31,8 @@ XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff
 
 
 def to_jsonl(examples: Iterable[Example]) -> bytes:
-    """One ``{"messages": [...]}`` object per line, UTF-8, Japanese left readable."""
-    lines = [json.dumps(example.to_json_object(), ensure_ascii=False) for example in examples]
-    return ("\n".join(lines) + "\n").encode("utf-8") if lines else b""
+    """One ``{"messages": [...]}`` object per line: strict JSON, UTF-8, Japanese left readable."""
+    return jsonl_bytes(example.to_json_object() for example in examples)
 
 
 def review_row(example: Example) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import PurePath
@@ -67,9 +68,10 @@ def training_jsonl(
     data: bytes, filename: str, settings: AugmentSettings, system_prompt: str | None = None
 ) -> tuple[bytes, str]:
     """A file attached for training as JSONL: JSONL as it is (so its own line numbers stay
-    meaningful in problems), a sheet read the way /augment reads it. Returns bytes and name."""
+    meaningful in problems) less a BOM, which is no part of JSONL, a sheet read the way /augment
+    reads it. Returns bytes and name."""
     if filename.lower().endswith(".jsonl"):
-        return data, filename
+        return data.removeprefix(codecs.BOM_UTF8), filename
     read = read_sheet(
         data,
         filename,

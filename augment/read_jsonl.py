@@ -1,15 +1,19 @@
-"""Examples from a JSONL file in OpenAI's chat fine-tuning format (``{"messages": [...]}``)."""
+"""Examples from a JSONL file in OpenAI's chat fine-tuning format (``{"messages": [...]}``).
+
+Lines are parsed and checked by /train's own rules (finetune.jsonl, finetune.validation), so a
+file /augment accepts is one /train accepts too.
+"""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
-from typing import Any
 
 from augment.errors import InputError
 from augment.example import Example
+from finetune.jsonl import JSONLineError, parse_json_line
+from finetune.validation import example_problems
 
-ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
+SHOWN_PROBLEMS = 3  # of one line; the first ones are what to fix first
 
 
 def jsonl_lines(data: bytes, filename: str) -> Iterator[tuple[int, str]]:
@@ -32,37 +36,16 @@ def parse_example(
 ) -> Example:
     where = f"{filename}, line {line_number}"
     try:
-        obj = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise InputError(
-            f"{where}: not valid JSON ({error.msg} at column {error.colno})."
-        ) from error
-    if not isinstance(obj, dict) or not isinstance(obj.get("messages"), list):
-        raise InputError(f'{where}: expected an object like {{"messages": [...]}}.')
+        obj = parse_json_line(text)
+    except JSONLineError as error:
+        raise InputError(f"{where}: {error}.") from None
+    problems = example_problems(obj)
+    if problems:
+        more = len(problems) - SHOWN_PROBLEMS
+        shown = "; ".join(problems[:SHOWN_PROBLEMS]) + (f"; and {more} more" if more > 0 else "")
+        raise InputError(f"{where}: {shown}.")
     messages = obj["messages"]
-    for index, message in enumerate(messages, start=1):
-        _check_message(message, f"{where}, message {index}")
-    roles = [message["role"] for message in messages]
-    if "user" not in roles:
-        raise InputError(f"{where}: there is no user message.")
-    if "assistant" not in roles:
-        raise InputError(f"{where}: there is no assistant message.")
-    if roles[0] not in ("system", "developer") and default_system:
+    if messages[0]["role"] != "system" and default_system:
         messages = [{"role": "system", "content": default_system}, *messages]
     extra = {key: value for key, value in obj.items() if key != "messages"}
     return Example(messages=tuple(messages), extra=extra, source=f"line {line_number}")
-
-
-def _check_message(message: Any, where: str) -> None:
-    if not isinstance(message, dict):
-        raise InputError(f"{where}: a message must be an object with role and content.")
-    role = message.get("role")
-    if role not in ROLES:
-        raise InputError(f"{where}: unknown role {role!r}.")
-    content = message.get("content")
-    has_text = isinstance(content, str) and bool(content.strip())
-    # A list is the multimodal form (text and image parts): passed through, never rewritten.
-    if role in ("system", "user") and not has_text and not isinstance(content, list):
-        raise InputError(f"{where}: the {role} message has no text.")
-    if role == "assistant" and content is None and "tool_calls" not in message:
-        raise InputError(f"{where}: the assistant message has no content.")

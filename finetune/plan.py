@@ -220,7 +220,12 @@ async def aprepare_plan(training: bytes, **kwargs: object) -> TrainingPlan:
 
 
 def _check_file(data: bytes, file: str, model: ModelSpec | None, max_problems: int) -> FileCheck:
-    report = validate_chat_jsonl(data, file=file, max_problems=max_problems)
+    report = validate_chat_jsonl(
+        data,
+        file=file,
+        max_problems=max_problems,
+        max_tokens_per_example=model.max_tokens_per_example if model is not None else None,
+    )
     return FileCheck(
         file=file,
         sha256=hashlib.sha256(data).hexdigest(),

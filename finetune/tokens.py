@@ -50,6 +50,15 @@ TOKENS_PER_MESSAGE = 3
 TOKENS_PER_NAME = 1
 TOKENS_FOR_REPLY_PRIMING = 3
 
+# The longest token of cl100k_base and o200k_base stands for 128 bytes, and a character is at least
+# one byte, so a text has at least len(text) / 128 tokens: longer than limit * 128 characters is
+# over the limit, known without tokenizing.
+MAX_CHARS_PER_TOKEN = 128
+# tiktoken slows down more than linearly on one long run of letters (a 4 MB "word" takes seconds,
+# 50 MB minutes and gigabytes), so longer text is counted a piece at a time: exact up to this
+# length, off by about a token per piece beyond it, which an estimate can bear.
+COUNT_PIECE_CHARS = 10_000
+
 
 class Encoder(Protocol):
     name: str
@@ -115,8 +124,7 @@ def get_encoding(name: str) -> Encoder:
 
 
 def count_text_tokens(text: str, encoding: str) -> int:
-    # encode_ordinary: special-token text in a sheet is just text, and must not raise.
-    return len(get_encoding(encoding).encode_ordinary(text))
+    return _count(get_encoding(encoding), text)
 
 
 def count_example_tokens(messages: Sequence[Mapping[str, Any]], encoding: str) -> int:
@@ -131,7 +139,7 @@ def count_example_tokens(messages: Sequence[Mapping[str, Any]], encoding: str) -
         total += TOKENS_PER_MESSAGE
         for key, value in message.items():
             if isinstance(value, str):
-                total += len(enc.encode_ordinary(value))
+                total += _count(enc, value)
                 if key == "name":
                     total += TOKENS_PER_NAME
     return total
@@ -140,7 +148,17 @@ def count_example_tokens(messages: Sequence[Mapping[str, Any]], encoding: str) -
 def count_assistant_tokens(messages: Sequence[Mapping[str, Any]], encoding: str) -> int:
     enc = get_encoding(encoding)
     return sum(
-        len(enc.encode_ordinary(m["content"]))
+        _count(enc, m["content"])
         for m in messages
         if m.get("role") == "assistant" and isinstance(m.get("content"), str)
+    )
+
+
+def _count(enc: Encoder, text: str) -> int:
+    # encode_ordinary: special-token text in a sheet is just text, and must not raise.
+    if len(text) <= COUNT_PIECE_CHARS:
+        return len(enc.encode_ordinary(text))
+    return sum(
+        len(enc.encode_ordinary(text[start : start + COUNT_PIECE_CHARS]))
+        for start in range(0, len(text), COUNT_PIECE_CHARS)
     )

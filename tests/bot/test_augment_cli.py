@@ -108,6 +108,28 @@ def test_bad_input_exits_2_with_a_clear_message(tmp_path, content, args, message
     assert not (tmp_path / "q-duplicate.jsonl").exists()
 
 
+GOOD_LINE = (
+    '{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]}'
+)
+
+
+# Once a traceback from the reader (int() refuses 5,000 digits) and one from the writer (UTF-8
+# cannot encode a lone surrogate); the other hostile lines take the same path (test_read_jsonl).
+@pytest.mark.parametrize(
+    ("bad_line", "message"),
+    [
+        ('{"n": ' + "9" * 5000 + "}", "q.jsonl, line 2: a number is 5,000 characters long"),
+        (GOOD_LINE.replace("hi", "\\ud800"), "q.jsonl, line 2: a string holds \\ud800"),
+    ],
+)
+def test_jsonl_that_is_not_strict_json_exits_2_naming_the_line(tmp_path, bad_line, message):
+    (tmp_path / "q.jsonl").write_text(f"{GOOD_LINE}\n{bad_line}\n", encoding="utf-8")
+    result = run_cli("q.jsonl", cwd=tmp_path)
+    assert result.returncode == 2
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "q-duplicate.jsonl").exists()
+
+
 def test_missing_and_oversized_files_are_refused_before_reading(tmp_path):
     missing = run_cli("nope.xlsx", cwd=tmp_path)
     assert missing.returncode == 2 and "nope.xlsx" in missing.stderr

@@ -123,3 +123,46 @@ def test_every_plan_has_its_own_id_and_the_files_digest():
     )
     assert first.plan_id != second.plan_id
     assert first.training.sha256 == second.training.sha256
+
+
+def test_hostile_lines_are_listed_as_problems_instead_of_crashing_the_plan():
+    lines = training_jsonl(12).decode().splitlines()
+    lines[1] = '{"messages": [], "n": ' + "1" * 5000 + "}"
+    lines[3] = '{"messages": ' + "[" * 5000 + "]" * 5000 + "}"
+    plan = prepare_plan(
+        ("\n".join(lines) + "\n").encode(),
+        training_filename="train.jsonl",
+        params=TrainingParams(MODEL),
+        models=default_model_table(),
+    )
+    assert plan.problems == [
+        "train.jsonl line 2: a number is 5,000 characters long (at most 40)",
+        "train.jsonl line 4: nested too deeply (more than 32 levels)",
+    ]
+    assert plan.training.valid_examples == 10 and not plan.ok
+
+
+def test_an_example_no_model_could_take_is_refused_before_counting_its_tokens():
+    # A 1,000-token model, so that "longer than 1,000 tokens of 128 characters" stays small here;
+    # the real limit, 65,536 tokens, makes it 8.4 million characters.
+    small = ModelTable([ModelSpec("small", "o200k_base", 1000, 10.0)])
+    lines = training_jsonl(12).decode().splitlines()
+    lines[6] = json.dumps(
+        {
+            "messages": [
+                {"role": "user", "content": "x" * 300_000},
+                {"role": "assistant", "content": "!"},
+            ]
+        }
+    )
+    plan = prepare_plan(
+        ("\n".join(lines) + "\n").encode(),
+        training_filename="train.jsonl",
+        params=TrainingParams("small"),
+        models=small,
+    )
+    assert plan.problems == [
+        "train.jsonl line 7: example is too long (300,014 characters; the model takes at most "
+        "1,000 tokens)"
+    ]
+    assert plan.training.tokens.examples == 11 and not plan.ok

@@ -7,6 +7,8 @@ import pytest
 import tiktoken.load
 
 from finetune.tokens import (
+    KNOWN_ENCODINGS,
+    MAX_CHARS_PER_TOKEN,
     count_example_tokens,
     count_text_tokens,
     get_encoding,
@@ -78,3 +80,10 @@ def test_a_corrupt_cache_file_is_replaced(tmp_path):
 def test_unknown_encodings_are_refused():
     with pytest.raises(ValueError, match="unknown encoding 'p50k_base'"):
         get_encoding("p50k_base")
+
+
+@pytest.mark.parametrize("encoding", KNOWN_ENCODINGS)
+def test_no_token_covers_more_than_max_chars_per_token(encoding):
+    # The "too long to count" check relies on it: a text has at least len / 128 tokens.
+    longest = max(len(token) for token in get_encoding(encoding).token_byte_values())
+    assert longest <= MAX_CHARS_PER_TOKEN

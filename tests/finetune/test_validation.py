@@ -144,3 +144,68 @@ def test_japanese_text_is_fine():
         chat_line("こんにちは", "こんにちは！ぼくはスタックチャン。") for _ in range(10)
     )
     assert validate_chat_jsonl(data.encode(), file="t.jsonl").ok
+
+
+def test_every_example_needs_a_user_message():
+    system_only = json.dumps(
+        {"messages": [{"role": "system", "content": "s"}, {"role": "assistant", "content": "a"}]}
+    )
+    report = validate_chat_jsonl(with_line(4, system_only), file="t.jsonl")
+    assert messages_of(report.problems) == ["t.jsonl line 4: has no user message"]
+
+
+def test_an_example_of_only_assistant_messages_is_named_as_such():
+    line = json.dumps(
+        {"messages": [{"role": "assistant", "content": "a"}, {"role": "assistant", "content": "b"}]}
+    )
+    report = validate_chat_jsonl(with_line(8, line), file="t.jsonl")
+    assert messages_of(report.problems) == [
+        "t.jsonl line 8: has only assistant messages (add the user message they answer)"
+    ]
+
+
+def test_lines_that_are_not_strict_json_are_problems_not_crashes():
+    data = with_line(2, '{"messages": [], "n": ' + "7" * 5000 + "}")
+    data = data.replace(b'"0 + 0 is 0!"', b"NaN")  # the assistant's answer on line 1
+    lines = data.decode().splitlines()
+    lines[4] = "[" * 100_000 + "]" * 100_000
+    lines[6] = '{"messages": [{"role": "user", "content": "\\ud800"}]}'
+    report = validate_chat_jsonl(("\n".join(lines) + "\n").encode(), file="t.jsonl")
+    assert messages_of(report.problems) == [
+        "t.jsonl line 1: NaN is not a JSON number",
+        "t.jsonl line 2: a number is 5,000 characters long (at most 40)",
+        "t.jsonl line 5: nested too deeply (more than 32 levels)",
+        "t.jsonl line 7: a string holds \\ud800, half of a surrogate pair, which is not a "
+        "character",
+    ]
+    assert [e.line for e in report.examples] == [3, 4, 6, 8, 9, 10, 11, 12]
+
+
+def test_a_hostile_role_or_key_is_quoted_short():
+    message = {"role": "x" * 100_000, "content": "hi", "k" * 100_000: 1}
+    line = json.dumps({"messages": [message, {"role": "assistant", "content": "ok"}]})
+    report = validate_chat_jsonl(with_line(1, line), file="t.jsonl")
+    assert messages_of(report.problems) == [
+        f"t.jsonl line 1: message 1 has unknown key '{'k' * 40}'…",
+        f"t.jsonl line 1: message 1 has unknown role '{'x' * 40}'… (use system, user or assistant)",
+    ]
+
+
+def test_an_example_longer_than_any_tokenization_of_the_limit_is_too_long():
+    # 1,000 tokens cover at most 128,000 characters (the longest token is 128 bytes); the text
+    # counted is every string: "user" + content + "assistant" + "ok".
+    def example(chars: int) -> str:
+        return chat_line(
+            "a" * (chars - len("user") - len("assistant") - len("ok")), "ok", system=None
+        )
+
+    data = with_line(3, example(128_001))
+    lines = data.decode().splitlines()
+    lines[4] = example(128_000)
+    data = ("\n".join(lines) + "\n").encode()
+    report = validate_chat_jsonl(data, file="t.jsonl", max_tokens_per_example=1000)
+    assert messages_of(report.problems) == [
+        "t.jsonl line 3: example is too long (128,001 characters; the model takes at most "
+        "1,000 tokens)"
+    ]
+    assert 5 in [e.line for e in report.examples]

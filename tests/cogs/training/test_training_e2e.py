@@ -162,6 +162,43 @@ async def test_bad_data_is_reported_by_line_and_cannot_be_started(
     assert not fake_openai.calls("POST")
 
 
+async def test_lines_that_are_not_strict_json_are_reported_by_line_not_as_a_crash(
+    kobo, fake_discord, fake_openai, workshop
+):
+    lines = chat_jsonl(12).decode().splitlines()
+    lines[1] = '{"messages": [], "n": ' + "9" * 5000 + "}"
+    lines[4] = "[" * 50_000 + "]" * 50_000
+    lines[8] = (
+        '{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": NaN}]}'
+    )
+    data = ("\n".join(lines) + "\n").encode()
+    reply = await (
+        await fake_discord.invoke(
+            "train",
+            {"base_model": BASE, "file": fake_discord.attachment("odd.jsonl", data)},
+            user=workshop.staff,
+        )
+    ).wait_response()
+    assert reply.ephemeral and not reply.buttons
+    assert "odd.jsonl line 2: a number is 5,000 characters long" in reply.text
+    assert "odd.jsonl line 5: nested too deeply" in reply.text
+    assert "odd.jsonl line 9: NaN is not a JSON number" in reply.text
+    assert not fake_openai.calls("POST")
+
+
+async def test_a_byte_order_mark_is_left_out_of_the_upload(
+    kobo, fake_discord, fake_openai, workshop
+):
+    data = chat_jsonl()
+    options = {
+        "base_model": BASE,
+        "file": fake_discord.attachment("excel.jsonl", b"\xef\xbb\xbf" + data),
+    }
+    await start_training(fake_discord, workshop, options)
+    upload = fake_openai.calls("POST", "/v1/files")[0].body
+    assert upload["file"]["content"] == data
+
+
 async def test_a_stored_dataset_trains_by_id(kobo, fake_discord, fake_openai, workshop):
     await kobo.services.datasets.add(
         chat_jsonl(20),
