@@ -96,13 +96,15 @@ async def test_the_bot_reads_a_shift_jis_staff_role(tmp_path):
     async with FakeDiscord() as fake:
         guild = fake.add_guild("Workshop")
         fake.add_text_channel(guild, "robots")
-        helper = fake.add_member(guild, "hana", roles=[fake.add_role(guild, "スタッフ")])
+        staff = fake.add_role(guild, "スタッフ")
+        fake.allow_command_for_role(guild, staff)  # Server Settings → Integrations
+        helper = fake.add_member(guild, "hana", roles=[staff])
         (tmp_path / ".env").write_bytes(
             "# 工房の設定\nSTAFF_ROLE=スタッフ\nSTAFF_MANAGE_GUILD=false\n".encode("cp932")
         )
-        process, port = await start_kobo(fake, tmp_path)
+        process, port = await start_kobo(fake, tmp_path, GUILD_ID=str(guild.id))
         try:
-            await wait_until_serving(process, port, fake)
+            await wait_until_serving(process, port, fake, guild)
             assign = await fake.invoke(
                 "assign", {"stack_id": 3, "model": "gpt-4.1-nano"}, user=helper
             )
