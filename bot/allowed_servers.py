@@ -14,15 +14,11 @@ from collections.abc import Iterable
 
 import discord
 
+from bot.language import reply_language
 from bot.replies import send_ephemeral
+from i18n import Message, msg
 
 log = logging.getLogger(__name__)
-
-NOT_ENABLED_HERE = (
-    "kobo is not enabled in this server. The host adds this server's id {guild_id} to "
-    "GUILD_ID in .env and restarts kobo."
-)
-NOT_IN_DIRECT_MESSAGES = "kobo works only in the workshop's server, not in direct messages."
 
 
 class ServerGate:
@@ -32,15 +28,15 @@ class ServerGate:
         self.allowed: frozenset[int] = frozenset(allowed or ())
         self._warned: set[int] = set()
 
-    def refusal(self, interaction: discord.Interaction) -> str | None:
+    def refusal(self, interaction: discord.Interaction) -> Message | None:
         """Why kobo will not act on ``interaction``, or None when it may."""
         guild_id = interaction.guild_id
         if guild_id is None:
-            return NOT_IN_DIRECT_MESSAGES
+            return msg("server.not_in_direct_messages")
         if guild_id in self.allowed:
             return None
         self._warn_once(guild_id)
-        return NOT_ENABLED_HERE.format(guild_id=guild_id)
+        return msg("server.not_enabled", guild_id=guild_id)
 
     async def admit(self, interaction: discord.Interaction) -> bool:
         """True when kobo may act; otherwise answer with the refusal and return False."""
@@ -53,7 +49,7 @@ class ServerGate:
             except discord.HTTPException:
                 log.debug("could not answer a refused autocomplete", exc_info=True)
         else:
-            await send_ephemeral(interaction, message)
+            await send_ephemeral(interaction, message.render(reply_language(interaction)))
         return False
 
     def _warn_once(self, guild_id: int) -> None:

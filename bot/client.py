@@ -11,7 +11,10 @@ from discord.ext import commands
 
 from bot.allowed_servers import ServerGate
 from bot.errors import explain, user_message
+from bot.language import reply_language
 from bot.replies import send_ephemeral
+from bot.translator import CatalogueTranslator
+from i18n import text
 
 if TYPE_CHECKING:
     from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -49,6 +52,8 @@ class KoboBot(commands.Bot):
         self.server_gate = ServerGate(settings.guild_id)
 
     async def setup_hook(self) -> None:
+        # Before the extensions: their commands' texts are catalogue messages (bot/translator.py).
+        await self.tree.set_translator(CatalogueTranslator())
         for extension in EXTENSIONS:
             await self.load_extension(extension)
         await self._sync_commands()
@@ -98,9 +103,13 @@ class KoboTree(app_commands.CommandTree["KoboBot"]):
         self, interaction: discord.Interaction, error: app_commands.AppCommandError
     ) -> None:
         original = getattr(error, "original", error)
-        if isinstance(error, app_commands.TransformerError) and user_message(original) is None:
-            message = f"I could not understand {error.value!r} for that option."
+        language = reply_language(interaction)
+        if (
+            isinstance(error, app_commands.TransformerError)
+            and user_message(original, language) is None
+        ):
+            message = text("error.option_not_understood", language, value=repr(error.value))
         else:
             name = interaction.command.qualified_name if interaction.command else "?"
-            message = explain(original, f"in /{name}")
+            message = explain(original, f"in /{name}", language)
         await send_ephemeral(interaction, message)

@@ -1,7 +1,8 @@
 """Errors a command may raise on purpose, and how any error is put into words for the user.
 
 Slash commands, buttons and forms all render errors through :func:`user_message`, so a given
-problem reads the same wherever it happens.
+problem reads the same wherever it happens, in the reader's language: errors that carry a
+catalogue :class:`~i18n.Message` (:class:`~i18n.LocalizedError`) are rendered in it.
 """
 
 from __future__ import annotations
@@ -12,30 +13,33 @@ from discord import app_commands
 
 from augment.errors import AugmentError
 from finetune.service import FineTuningError, FineTuningUnavailable
+from i18n import Language, LocalizedError, msg, text
 from robots.model_ids import InvalidModelId
 from robots.stack_ids import InvalidStackId
 
 log = logging.getLogger(__name__)
 
-UNEXPECTED_ERROR_MESSAGE = "Something went wrong on my side; the details are in the bot's log."
-
 
 class UserFacingError(Exception):
-    """A problem the user can fix; ``str(error)`` is the whole message they see."""
+    """A problem the user can fix; ``str(error)`` is the whole message they see.
+
+    Prefer :class:`LocalizedError` (a catalogue message) for anything new.
+    """
 
 
-class NotStaff(app_commands.CheckFailure):
+class NotStaff(LocalizedError, app_commands.CheckFailure):
     def __init__(self, command: str):
-        super().__init__(f"Only workshop staff can use /{command}.")
+        super().__init__(msg("error.not_staff", command=command))
 
 
-class NotInGuild(app_commands.CheckFailure):
+class NotInGuild(LocalizedError, app_commands.CheckFailure):
     def __init__(self) -> None:
-        super().__init__("This command works only in the workshop's server.")
+        super().__init__(msg("error.not_in_guild"))
 
 
 # Errors whose text is meant for the user; anything else is a bug and gets logged.
 USER_ERRORS: tuple[type[Exception], ...] = (
+    LocalizedError,
     UserFacingError,
     app_commands.CheckFailure,
     InvalidModelId,
@@ -46,8 +50,10 @@ USER_ERRORS: tuple[type[Exception], ...] = (
 )
 
 
-def user_message(error: BaseException) -> str | None:
+def user_message(error: BaseException, language: Language) -> str | None:
     """What to tell the user about ``error``, or None when it is a bug (log it, say sorry)."""
+    if isinstance(error, LocalizedError):
+        return error.render(language)
     if isinstance(error, InvalidModelId | InvalidStackId):
         return f"That does not work: {error}."
     if isinstance(error, USER_ERRORS):
@@ -55,10 +61,10 @@ def user_message(error: BaseException) -> str | None:
     return None
 
 
-def explain(error: BaseException, context: str) -> str:
+def explain(error: BaseException, context: str, language: Language) -> str:
     """:func:`user_message`, or for a bug: log it with its traceback and apologise."""
-    message = user_message(error)
+    message = user_message(error, language)
     if message is None:
         log.error("unexpected error %s", context, exc_info=error)
-        message = UNEXPECTED_ERROR_MESSAGE
+        message = text("error.unexpected", language)
     return message

@@ -19,6 +19,7 @@ from pydantic import AfterValidator, Field, SecretStr, ValidationError, field_va
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from config.env_file import EnvFileError, env_file_encoding
+from i18n.languages import Language
 from robots.model_ids import validate_model_id
 
 ModelId = Annotated[str, AfterValidator(validate_model_id)]
@@ -73,6 +74,10 @@ class AugmentSettings(KoboSettings):
     augment_max_file_bytes: int = Field(5_000_000, ge=1)
     augment_max_rows: int = Field(5_000, ge=1)
     augment_default_system: str | None = None
+    # ja or en for every text kobo writes; unset: each person's Discord language (the server's
+    # for channel messages; LANG for the command line). Not "LANGUAGE": gettext reads that
+    # variable, and desktops set it to lists like "ja:en".
+    kobo_language: Language | None = None
 
 
 class Settings(DeviceApiSettings, AugmentSettings):

@@ -20,12 +20,17 @@ Adding a message
 
     An unknown key, or params that do not match the placeholders, raise: they are bugs.
 
+    Code that does not know who will read the text (the engines) returns or raises a
+    :class:`Message` instead (``msg("sheet.cell_empty", cell=cell(3, 2), ...)``; errors are
+    :class:`LocalizedError`), and the cog or CLI that knows the reader renders it with
+    ``message.render(language)``.
+
 Choosing the language
     - A reply to one person: their Discord language,
       ``language_from_discord(interaction.locale.value)``.
     - A message to the channel (job notices): the server's,
       ``language_from_discord(guild.preferred_locale.value)``.
-    - The bot's ``LANGUAGE`` setting (ja / en / unset) overrides both:
+    - The ``KOBO_LANGUAGE`` setting (ja / en / unset) overrides both:
       ``choose_language(settings.language, locale)``.
     - The command line: ``language_from_env()`` reads LC_ALL / LC_MESSAGES / LANG / LANGUAGE as
       gettext does (``LANG=ja_JP.UTF-8`` gives Japanese, ``LC_ALL=C`` English).
@@ -51,6 +56,7 @@ from i18n.languages import (
     language_from_env,
     language_of,
 )
+from i18n.message import LocalizedError, Message, cell, msg, row
 from i18n.places import cell_name, column_letters, column_name, row_name
 
 __all__ = [
@@ -58,8 +64,11 @@ __all__ = [
     "LANGUAGES",
     "CatalogueError",
     "Language",
+    "LocalizedError",
+    "Message",
     "MessageParamsError",
     "UnknownMessage",
+    "cell",
     "cell_name",
     "choose_language",
     "column_letters",
@@ -68,6 +77,8 @@ __all__ = [
     "language_from_env",
     "language_of",
     "load_catalogues",
+    "msg",
+    "row",
     "row_name",
     "text",
 ]

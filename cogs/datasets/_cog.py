@@ -18,6 +18,7 @@ from augment import to_csv, to_xlsx
 from augment.job import AugmentRequest, run_augment_job
 from bot.checks import staff_only
 from bot.errors import UserFacingError, explain
+from bot.language import reply_language
 from cogs.datasets._progress import ThrottledProgress
 from cogs.datasets._render import datasets_embed, progress_text, result_text
 
@@ -40,7 +41,9 @@ async def problems_replace_the_reply(
     try:
         yield
     except Exception as error:
-        await interaction.edit_original_response(content=explain(error, context), attachments=[])
+        await interaction.edit_original_response(
+            content=explain(error, context, reply_language(interaction)), attachments=[]
+        )
 
 
 class Datasets(commands.Cog):

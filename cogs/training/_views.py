@@ -12,6 +12,7 @@ import discord
 from bot.allowed_servers import KoboModal, KoboView, admit
 from bot.checks import is_staff
 from bot.errors import UserFacingError, explain
+from bot.language import reply_language
 from bot.replies import send_ephemeral
 from cogs.robots._render import change_message
 
@@ -70,7 +71,7 @@ class StartOrCancel(KoboView):
             log.debug("could not mark an expired /train preview", exc_info=True)
 
     async def on_error(self, interaction: discord.Interaction, error: Exception, item) -> None:
-        message = explain(error, "starting a fine-tune")
+        message = explain(error, "starting a fine-tune", reply_language(interaction))
         await interaction.edit_original_response(content=f"Not started: {message}", view=None)
 
 
@@ -143,4 +144,7 @@ class AssignModal(KoboModal, title="Assign to a robot"):
         await interaction.response.send_message(change_message(change, bot.settings.default_model))
 
     async def on_error(self, interaction: discord.Interaction, error: Exception) -> None:
-        await send_ephemeral(interaction, explain(error, "assigning from a success notice"))
+        await send_ephemeral(
+            interaction,
+            explain(error, "assigning from a success notice", reply_language(interaction)),
+        )

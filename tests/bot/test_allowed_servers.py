@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from bot.allowed_servers import NOT_ENABLED_HERE, NOT_IN_DIRECT_MESSAGES
 from bot.app import KoboApp
+from i18n import text
 from storage.finetune_jobs import FineTuneJobRepository, JobRecord
 from tests.cogs.robots.test_robots_e2e import get_text
 from tests.fakes.discord import FakeChannel, FakeDiscord, FakeGuild, FakeMember
@@ -86,7 +86,7 @@ async def test_another_server_is_refused_and_nothing_is_read_or_written(
     notice = fake_discord.add_bot_message(
         stranger.channel, "✅ succeeded", components=[{"type": 1, "components": [button]}]
     )
-    refused = NOT_ENABLED_HERE.format(guild_id=stranger.guild.id)
+    refused = text("server.not_enabled", "en", guild_id=stranger.guild.id)
 
     assign = await fake_discord.invoke(
         "assign", {"stack_id": 4, "model": "gpt-4.1-nano"}, user=stranger.admin
@@ -153,7 +153,9 @@ async def test_direct_messages_are_refused(fake_discord: FakeDiscord, kobo_setti
                     name, options, user=workshop.admin, in_dm=True
                 )
                 reply = await interaction.wait_response()
-                assert reply.ephemeral and reply.content == NOT_IN_DIRECT_MESSAGES
+                assert reply.ephemeral and reply.content == text(
+                    "server.not_in_direct_messages", "en"
+                )
             assert await app.services.robots._assignments.history() == []
         finally:
             await app.stop()
