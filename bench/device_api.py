@@ -14,8 +14,8 @@ the differences between consecutive rows say where kobo's extra CPU per request 
 
 * ``bare``: a handler returning a constant ``{"message":...}`` body, aiohttp's own runner;
 * ``bare, kobo's server``: the same handler behind kobo's connection limits (protocol.py);
-* ``+ query``: also reads the ``number`` parameter (``views.number_param``);
-* ``+ stack id``: also parses it (``parse_stack_id``);
+* ``+ number``: also reads the robot's number from the query (``views.firmware_number``; the
+  general ``parse_stack_id`` path is for queries the firmware does not send);
 * ``+ model lookup``: answers from kobo's in-memory model table (``ModelDirectory``) instead of
   the constant body;
 * ``+ last-seen``: also records the sighting (``LastSeenRecorder.record``);
@@ -60,7 +60,7 @@ from device_api.directory import ModelDirectory  # noqa: E402
 from device_api.keys import SETTINGS  # noqa: E402
 from device_api.protocol import ConnectionLimits, DeviceApiRunner  # noqa: E402
 from device_api.server import bound_addresses, start_device_api, stop_device_api  # noqa: E402
-from device_api.views import number_param  # noqa: E402
+from device_api.views import firmware_number  # noqa: E402
 from robots.stack_ids import parse_stack_id  # noqa: E402
 from storage.assignments import AssignmentRepository  # noqa: E402
 from storage.database import Database  # noqa: E402
@@ -71,14 +71,13 @@ TARGET_RATIO = 0.85
 MODES = {
     "bare": "bare aiohttp handler",
     "bare-kobo-server": "bare, kobo's server",
-    "query": "+ query",
-    "stack-id": "+ stack id",
+    "number": "+ number",
     "lookup": "+ model lookup",
     "last-seen": "+ last-seen",
     "kobo": "kobo /get_text",
 }
 # Modes that answer every robot with robot 1's constant body.
-CONSTANT_BODY_MODES = ("bare", "bare-kobo-server", "query", "stack-id")
+CONSTANT_BODY_MODES = ("bare", "bare-kobo-server", "number")
 WRK_SCRIPT = """
 local requests = {}
 init = function(args)
@@ -115,30 +114,30 @@ def step_app(mode: str, directory: ModelDirectory, recorder: LastSeenRecorder) -
     async def bare(request: web.Request) -> web.Response:
         return web.Response(body=BARE_BODY, content_type="application/json")
 
-    async def query(request: web.Request) -> web.Response:
-        number_param(request)
-        return web.Response(body=BARE_BODY, content_type="application/json")
+    def robot_number(request: web.Request) -> int:
+        return firmware_number(request.rel_url.raw_query_string) or parse_stack_id(
+            request.query.get("number"), "number"
+        )
 
-    async def stack_id(request: web.Request) -> web.Response:
-        parse_stack_id(number_param(request), "number")
+    async def number(request: web.Request) -> web.Response:
+        robot_number(request)
         return web.Response(body=BARE_BODY, content_type="application/json")
 
     async def lookup(request: web.Request) -> web.Response:
-        robot = parse_stack_id(number_param(request), "number")
-        body = await directory.legacy_body(robot)
+        robot = robot_number(request)
+        body = directory.fresh_body(robot) or await directory.legacy_body(robot)
         return web.Response(body=body, content_type="application/json")
 
     async def last_seen(request: web.Request) -> web.Response:
-        robot = parse_stack_id(number_param(request), "number")
-        body = await directory.legacy_body(robot)
+        robot = robot_number(request)
+        body = directory.fresh_body(robot) or await directory.legacy_body(robot)
         recorder.record(robot, request.remote, assigned=directory.is_assigned(robot))
         return web.Response(body=body, content_type="application/json")
 
     handlers = {
         "bare": bare,
         "bare-kobo-server": bare,
-        "query": query,
-        "stack-id": stack_id,
+        "number": number,
         "lookup": lookup,
         "last-seen": last_seen,
     }

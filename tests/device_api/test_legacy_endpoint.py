@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+from urllib.parse import parse_qsl
 
 import aiohttp
 import pytest
+from multidict import MultiDict
 
 from device_api.app import create_app
+from device_api.views import firmware_number
+from robots.stack_ids import InvalidStackId, parse_stack_id
 from storage.assignments import AssignmentRepository
 from storage.database import Database
 from tests.device_api.conftest import DEFAULT_MODEL, STAFF
@@ -151,3 +155,23 @@ async def test_legacy_endpoint_needs_no_token_even_when_the_api_has_one(make_set
 
     assert status == 200
     assert firmware_model_name(body) == DEFAULT_MODEL
+
+
+@pytest.mark.parametrize(
+    "raw_query",
+    [
+        "number=1", "number=42", "number=999999999", "number=1000000000", "number=2147483647",
+        "number=2147483648", "number=007", "number=0", "number=", "number=٣", "number=1&x=2",
+        "number=%31", "x=1&number=3", "number=12a", "number=" + "9" * 30,
+    ],
+)  # fmt: skip
+def test_the_firmware_fast_path_reads_what_the_general_path_reads(raw_query):
+    fast = firmware_number(raw_query)
+    try:
+        general = parse_stack_id(MultiDict(parse_qsl(raw_query)).get("number"), "number")
+    except InvalidStackId:
+        general = None
+    # The fast path may decline (None) and leave it to the general path, never disagree.
+    assert fast is None or fast == general
+    if raw_query in ("number=1", "number=42", "number=999999999"):
+        assert fast == general  # what the firmware sends takes the fast path
