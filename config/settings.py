@@ -15,7 +15,15 @@ import sys
 from pathlib import Path
 from typing import Annotated, Literal, TypeVar
 
-from pydantic import AfterValidator, Field, SecretStr, ValidationError, field_validator
+from babel.numbers import is_currency
+from pydantic import (
+    AfterValidator,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from config.env_file import EnvFileError, env_file_encoding
@@ -100,6 +108,10 @@ class Settings(DeviceApiSettings, AugmentSettings):
     # or the JSON text itself (README, "Training").
     finetune_models: str | None = None
     finetune_max_file_bytes: int = Field(50_000_000, ge=1)
+    # Costs are in USD; with both set they are also shown in this currency (an ISO code such as
+    # JPY) at this many units per 1 USD, marked as approximate.
+    cost_currency: str | None = None
+    cost_rate: float | None = Field(None, gt=0)
 
     @field_validator("discord_token", mode="after")
     @classmethod
@@ -120,6 +132,24 @@ class Settings(DeviceApiSettings, AugmentSettings):
                     raise ValueError(f"{part!r} is not a server id (digits, separated by commas)")
             return tuple(int(part) for part in ids) or None
         return value
+
+    @field_validator("cost_currency", mode="after")
+    @classmethod
+    def _known_currency(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        code = value.strip().upper()
+        if len(code) != 3 or not is_currency(code):
+            raise ValueError(f"{value!r} is not a currency code such as JPY, EUR or USD")
+        return code
+
+    @model_validator(mode="after")
+    def _cost_currency_with_its_rate(self) -> Settings:
+        if (self.cost_currency is None) != (self.cost_rate is None):
+            raise ValueError(
+                "COST_CURRENCY and COST_RATE go together: set both (e.g. JPY and 150) or neither"
+            )
+        return self
 
     @field_validator("openai_api_key", mode="after")
     @classmethod

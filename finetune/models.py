@@ -33,6 +33,10 @@ class ModelSpec:
     max_tokens_per_example: int
     training_usd_per_1m_tokens: float
 
+    def training_usd(self, tokens: int) -> float:
+        """What OpenAI bills for training on ``tokens`` tokens (all epochs together)."""
+        return tokens * self.training_usd_per_1m_tokens / 1_000_000
+
 
 # Training prices from OpenAI's pricing page (https://openai.com/api/pricing, "Fine-tuning"),
 # as published in August 2025. Per-example limits from OpenAI's fine-tuning guide ("Token

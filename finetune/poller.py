@@ -38,11 +38,9 @@ from apscheduler.job import Job as SchedulerJob
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.base import BaseScheduler
 from openai import AsyncOpenAI
-from openai.types.fine_tuning import FineTuningJob
 
 from finetune.notices import DeliveryOutcome, DeliveryResult, Notice, NoticeKind, NoticeSink
-from finetune.results import ResultFileError, loss_curve_png
-from finetune.service import FineTuneService
+from finetune.service import FineTuneService, download_loss_curve
 from finetune.tracking import iso
 from storage.finetune_jobs import JobRecord, StoredNotice
 
@@ -135,28 +133,12 @@ class FineTunePoller:
     async def _poll_job(self, client: AsyncOpenAI, record: JobRecord) -> int:
         job = await client.fine_tuning.jobs.retrieve(record.job_id)
         if job.status == "succeeded":
-            png = await self._loss_curve(client, job)
+            png = await download_loss_curve(client, job)
             return await self.service.record_snapshot(record.job_id, job, loss_curve_png=png)
         page = await client.fine_tuning.jobs.list_events(record.job_id, limit=self.events_page_size)
         return await self.service.record_snapshot(
             record.job_id, job, page.data, progress_interval_s=self.progress_interval_s
         )
-
-    async def _loss_curve(self, client: AsyncOpenAI, job: FineTuningJob) -> bytes | None:
-        if not job.result_files:
-            log.warning("fine-tuning job %s succeeded without a result file", job.id)
-            return None
-        try:
-            content = await client.files.content(job.result_files[0])
-        except openai.NotFoundError:
-            log.warning("result file of fine-tuning job %s is gone; no loss curve", job.id)
-            return None
-        title = f"{job.fine_tuned_model or job.id}: training loss"
-        try:
-            return await asyncio.to_thread(loss_curve_png, content.content, title=title)
-        except ResultFileError as exc:
-            log.warning("no loss curve for fine-tuning job %s: %s", job.id, exc)
-            return None
 
     # --- delivery ---------------------------------------------------------------------------
 

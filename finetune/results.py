@@ -14,6 +14,9 @@ from dataclasses import dataclass
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+TRAINING_COLOUR = "tab:blue"
+VALIDATION_COLOUR = "tab:orange"
+
 
 class ResultFileError(ValueError):
     """The result file is not the metrics CSV we expect; the message says what is wrong."""
@@ -59,7 +62,12 @@ def parse_metrics_csv(text: str) -> list[MetricRow]:
 
 
 def render_loss_curve(rows: list[MetricRow], *, title: str) -> bytes:
-    """PNG bytes of training (and validation, when present) loss against step."""
+    """PNG bytes of training (and validation, when present) loss against step.
+
+    The chart has no words but ``title`` (the model's name): kobo speaks Japanese and English,
+    and matplotlib's own font has no Japanese letters, so the message that carries the chart
+    says what its lines are (blue: training loss, orange dots: validation loss; step across).
+    """
     train = [(r.step, r.train_loss) for r in rows if r.train_loss is not None]
     if not train:
         raise ResultFileError("result file has no training loss values to draw")
@@ -67,14 +75,11 @@ def render_loss_curve(rows: list[MetricRow], *, title: str) -> bytes:
     figure = Figure(figsize=(6.4, 3.6), dpi=100)
     FigureCanvasAgg(figure)
     axes = figure.add_subplot()
-    axes.plot(*zip(*train, strict=True), label="training loss", color="tab:blue")
+    axes.plot(*zip(*train, strict=True), color=TRAINING_COLOUR)
     if valid:
-        axes.plot(*zip(*valid, strict=True), "o-", label="validation loss", color="tab:orange")
-    axes.set_xlabel("step")
-    axes.set_ylabel("loss")
+        axes.plot(*zip(*valid, strict=True), "o-", color=VALIDATION_COLOUR)
     axes.set_title(title)
     axes.grid(alpha=0.3)
-    axes.legend()
     figure.tight_layout()
     out = io.BytesIO()
     figure.savefig(out, format="png")

@@ -14,35 +14,33 @@ import asyncio
 import hashlib
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from typing import Any
 
 import openai
 from openai import AsyncOpenAI
 from openai.types.fine_tuning import FineTuningJob, FineTuningJobEvent
 
 from finetune.plan import TrainingPlan
+from finetune.results import ResultFileError, loss_curve_png
 from finetune.tracking import iso, key_rejected_notice, track
+from i18n import LocalizedError, Message, msg
 from storage.database import Database
 from storage.finetune_jobs import FineTuneJobRepository, JobEvent, JobRecord
 
 log = logging.getLogger(__name__)
 
-NO_KEY_MESSAGE = (
-    "Fine-tuning is unavailable: set OPENAI_API_KEY in the environment or .env and restart the bot."
-)
+NO_KEY_MESSAGE = msg("training.unavailable.no_key")
+# Stored in the job's row (a code, not a text): the cogs say it in each reader's language.
 NOT_FOLLOWED_KEY_REJECTED = "key rejected"
-REJECTED_KEY_MESSAGE = (
-    "Fine-tuning is paused: OpenAI rejected the API key ({detail}). Fix OPENAI_API_KEY in the"
-    " environment or .env and restart the bot."
-)
 
 
-class FineTuningUnavailable(RuntimeError):
+class FineTuningUnavailable(LocalizedError):
     """No usable OpenAI key: nothing that needs OpenAI can run."""
 
 
-class FineTuningError(RuntimeError):
+class FineTuningError(LocalizedError):
     """An action failed; the message is meant for staff."""
 
 
@@ -51,19 +49,44 @@ class PlanNotReady(FineTuningError):
 
 
 class UnknownJob(FineTuningError):
-    pass
+    def __init__(self, job_id: str):
+        super().__init__(msg("training.error.unknown_job", job_id=job_id))
+        self.job_id = job_id
 
 
 class JobAlreadyFinished(FineTuningError):
     def __init__(self, job: JobRecord):
-        super().__init__(f"job {job.job_id} has already {job.status}")
+        super().__init__(
+            msg(
+                "training.error.already_finished",
+                job_id=job.job_id,
+                status=status_text(job.status),
+            )
+        )
         self.job = job
 
 
 class AlreadyStarted(FineTuningError):
     def __init__(self, job: JobRecord):
-        super().__init__(f"this plan was already started as job {job.job_id}")
+        super().__init__(msg("training.error.already_started", job_id=job.job_id))
         self.job = job
+
+
+# The statuses OpenAI documents, as words in the catalogue; any other is shown as it came.
+KNOWN_STATUSES = (
+    "validating_files",
+    "queued",
+    "running",
+    "paused",
+    "succeeded",
+    "failed",
+    "cancelled",
+)
+
+
+def status_text(status: str) -> Message | str:
+    """A job status for people: a catalogue word for the known ones, else OpenAI's own."""
+    return msg(f"training.status.{status}") if status in KNOWN_STATUSES else status
 
 
 def make_openai_client(
@@ -81,10 +104,39 @@ def make_openai_client(
     )
 
 
+# OpenAI keeps the checkpoints of a job's last three epochs; a page of ten holds them all.
+CHECKPOINTS_PAGE = 10
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A model saved at the end of an epoch, with OpenAI's metrics at that step."""
+
+    step: int
+    model: str  # fine_tuned_model_checkpoint: usable like any model name
+    # train_loss, train_mean_token_accuracy, valid_loss, valid_mean_token_accuracy,
+    # full_valid_loss, full_valid_mean_token_accuracy: those OpenAI reported
+    metrics: dict[str, float]
+
+
+@dataclass(frozen=True)
+class LiveJob:
+    """What OpenAI's dashboard shows about a job now, asked for when someone looks (/job)."""
+
+    status: str
+    hyperparameters: dict[str, Any]  # as resolved once training starts ("auto" -> a number)
+    estimated_finish: int | None  # Unix seconds; None unless running
+    trained_tokens: int | None
+    checkpoints: list[Checkpoint]  # oldest first
+    loss_curve_png: bytes | None
+
+
 @dataclass(frozen=True)
 class JobDetails:
     job: JobRecord
     events: list[JobEvent]  # newest first
+    live: LiveJob | None = None  # only from :meth:`FineTuneService.dashboard`
+    live_problem: Message | None = None  # why OpenAI could not be asked just now
 
 
 def utc_now() -> datetime:
@@ -109,12 +161,12 @@ class FineTuneService:
     # --- availability -----------------------------------------------------------------------
 
     @property
-    def unavailable_reason(self) -> str | None:
+    def unavailable_reason(self) -> Message | None:
         """Why nothing can be sent to OpenAI now, or None when it can."""
         if self._client is None:
             return NO_KEY_MESSAGE
         if self.key_rejected:
-            return REJECTED_KEY_MESSAGE.format(detail=self._rejected_detail)
+            return msg("training.unavailable.key_rejected", detail=self._rejected_detail)
         return None
 
     @property
@@ -149,19 +201,22 @@ class FineTuneService:
             self._rejected_detail,
         )
 
-    def _translate(self, exc: openai.APIError, doing: str) -> Exception:
+    def _translate(self, exc: openai.APIError, doing: Message) -> LocalizedError:
         if isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError):
             self.note_rejected_key(exc)
             return FineTuningUnavailable(self.unavailable_reason or NO_KEY_MESSAGE)
         if isinstance(exc, openai.RateLimitError):
-            return FineTuningError(f"OpenAI is rate limiting us while {doing}; try again shortly")
+            return FineTuningError(msg("training.openai.rate_limited", doing=doing))
         if isinstance(exc, openai.APIConnectionError):  # includes timeouts
-            return FineTuningError(f"OpenAI could not be reached while {doing}; try again later")
+            return FineTuningError(msg("training.openai.unreachable", doing=doing))
         if isinstance(exc, openai.InternalServerError):
-            return FineTuningError(f"OpenAI had a server error while {doing}; try again later")
+            return FineTuningError(msg("training.openai.server_error", doing=doing))
         if isinstance(exc, openai.APIStatusError):
-            return FineTuningError(f"OpenAI refused {doing}: {_openai_message(exc)}")
-        return FineTuningError(f"{doing} failed: {exc}")
+            # OpenAI's own words (English): they name what it refused, which no translation can.
+            return FineTuningError(
+                msg("training.openai.refused", doing=doing, detail=_openai_message(exc))
+            )
+        return FineTuningError(msg("training.openai.failed", doing=doing, detail=str(exc)))
 
     async def close(self) -> None:
         """Close the SDK's HTTP connections (at shutdown)."""
@@ -219,7 +274,7 @@ class FineTuneService:
                 )
             except openai.APIError as exc:
                 await self._delete_files(client, uploaded)
-                raise self._translate(exc, "starting the fine-tune") from exc
+                raise self._translate(exc, msg("training.doing.start")) from exc
             now = iso(self.clock())
             record = JobRecord(
                 job_id=job.id,
@@ -257,7 +312,7 @@ class FineTuneService:
         self._require_client()
         record = await self.repository.get_job(job_id)
         if record is None:
-            raise UnknownJob(f"no fine-tuning job {job_id} was started through kobo")
+            raise UnknownJob(job_id)
         if record.finished:
             raise JobAlreadyFinished(record)
         return record
@@ -272,7 +327,7 @@ class FineTuneService:
             job = await client.fine_tuning.jobs.cancel(job_id)
         except openai.APIError as exc:
             await self.repository.set_cancel_request(job_id, None, None)
-            raise self._translate(exc, f"cancelling {job_id}") from exc
+            raise self._translate(exc, msg("training.doing.cancel", job_id=job_id)) from exc
         await self.record_snapshot(job_id, job)
         updated = await self.repository.get_job(job_id)
         assert updated is not None
@@ -290,7 +345,7 @@ class FineTuneService:
         """Store what OpenAI said about a job plus its notices, in one transaction."""
         record = await self.repository.get_job(job_id)
         if record is None:
-            raise UnknownJob(f"no fine-tuning job {job_id} was started through kobo")
+            raise UnknownJob(job_id)
         tracked = track(
             record,
             job,
@@ -335,6 +390,45 @@ class FineTuneService:
             return None
         return JobDetails(record, await self.repository.recent_events(job_id, events))
 
+    async def dashboard(self, job_id: str, events: int = 10) -> JobDetails | None:
+        """:meth:`get_job` plus what OpenAI says now: resolved hyperparameters, the estimated
+        finish, checkpoints with their metrics and, once it succeeded, the loss curve. When
+        OpenAI cannot be asked, ``live_problem`` says why and the stored state is all there is."""
+        details = await self.get_job(job_id, events)
+        if details is None:
+            return None
+        client = self.usable_client()
+        if client is None:
+            return replace(details, live_problem=self.unavailable_reason)
+        try:
+            job = await client.fine_tuning.jobs.retrieve(job_id)
+            page = await client.fine_tuning.jobs.checkpoints.list(job_id, limit=CHECKPOINTS_PAGE)
+            png = await download_loss_curve(client, job) if job.status == "succeeded" else None
+        except openai.APIError as exc:
+            problem = self._translate(exc, msg("training.doing.look_up", job_id=job_id))
+            log.warning("looking up fine-tuning job %s failed: %s", job_id, type(exc).__name__)
+            return replace(details, live_problem=problem.message)
+        checkpoints = sorted(
+            (
+                Checkpoint(
+                    c.step_number,
+                    c.fine_tuned_model_checkpoint,
+                    c.metrics.model_dump(exclude_none=True, exclude={"step"}),
+                )
+                for c in page.data
+            ),
+            key=lambda c: c.step,
+        )
+        live = LiveJob(
+            status=job.status,
+            hyperparameters=job.hyperparameters.model_dump(exclude_none=True),
+            estimated_finish=job.estimated_finish,
+            trained_tokens=job.trained_tokens,
+            checkpoints=checkpoints,
+            loss_curve_png=png,
+        )
+        return replace(details, live=live)
+
     async def succeeded_models(self) -> list[str]:
         """Fine-tuned model names, newest first (for /assign's autocomplete)."""
         return await self.repository.succeeded_models()
@@ -350,6 +444,26 @@ class FineTuneService:
                 log.warning("could not delete uploaded file %s: %s", file_id, type(exc).__name__)
 
 
+async def download_loss_curve(client: AsyncOpenAI, job: FineTuningJob) -> bytes | None:
+    """The training-loss chart from a succeeded job's result file, or None when there is none
+    to draw (no file, a file that is gone or unreadable: logged). Other API errors raise."""
+    if not job.result_files:
+        log.warning("fine-tuning job %s succeeded without a result file", job.id)
+        return None
+    try:
+        content = await client.files.content(job.result_files[0])
+    except openai.NotFoundError:
+        log.warning("result file of fine-tuning job %s is gone; no loss curve", job.id)
+        return None
+    try:
+        # The chart has no words, only the model's name: it is the same for every reader.
+        title = job.fine_tuned_model or job.id
+        return await asyncio.to_thread(loss_curve_png, content.content, title=title)
+    except ResultFileError as exc:
+        log.warning("no loss curve for fine-tuning job %s: %s", job.id, exc)
+        return None
+
+
 def _openai_message(exc: openai.APIStatusError) -> str:
     """OpenAI's own words ("Invalid file format ..."), without the SDK's "Error code" prefix."""
     body = exc.body
@@ -362,13 +476,16 @@ def _check_plan_matches(
     plan: TrainingPlan, training_bytes: bytes, validation_bytes: bytes | None
 ) -> None:
     if not plan.ok:
-        first = "; ".join(plan.problems[:3])
-        raise PlanNotReady(f"the plan has {plan.problem_count} problem(s): {first}")
+        # The first problem as the plan has it: a text, or a Message rendered with this one.
+        first = plan.problems[0] if plan.problems else "-"
+        raise PlanNotReady(
+            msg("training.error.plan_has_problems", count=plan.problem_count, first=first)
+        )
     if hashlib.sha256(training_bytes).hexdigest() != plan.training.sha256:
-        raise PlanNotReady("the training file changed since the plan was made; prepare it again")
+        raise PlanNotReady(msg("training.error.training_file_changed"))
     if (plan.validation is None) != (validation_bytes is None) or (
         plan.validation is not None
         and validation_bytes is not None
         and hashlib.sha256(validation_bytes).hexdigest() != plan.validation.sha256
     ):
-        raise PlanNotReady("the validation file differs from the plan's; prepare it again")
+        raise PlanNotReady(msg("training.error.validation_file_changed"))

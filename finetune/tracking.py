@@ -139,11 +139,13 @@ def _progress_due(record: JobRecord, now: datetime, interval_s: float) -> bool:
     return (now - parse_iso(record.last_progress_at)).total_seconds() >= interval_s
 
 
-def _failure_message(job: FineTuningJob, fresh: Sequence[FineTuningJobEvent]) -> str:
+def _failure_message(job: FineTuningJob, fresh: Sequence[FineTuningJobEvent]) -> str | None:
+    """OpenAI's own reason, or None when it gave none (the notice then says so, in the
+    channel's language: stored notices hold no text of kobo's)."""
     if job.error is not None and job.error.message:
         return job.error.message
     error_event = next((e for e in fresh if e.level == "error"), None)
-    return error_event.message if error_event else "OpenAI gave no reason"
+    return error_event.message if error_event else None
 
 
 def _metrics(event: FineTuningJobEvent) -> Mapping[str, Any]:

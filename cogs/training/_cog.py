@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
 from pathlib import PurePath
 from typing import TYPE_CHECKING, Literal
@@ -13,13 +14,25 @@ from discord.ext import commands
 
 from augment.job import training_jsonl
 from bot.checks import staff_only
-from bot.errors import UserFacingError
-from cogs.training._render import job_embed, jobs_embed, plan_embed
+from bot.language import reply_language, server_language
+from bot.translator import localized
+from cogs.training._render import (
+    LOSS_CURVE_FILENAME,
+    Money,
+    dataset_source,
+    file_source,
+    job_embed,
+    jobs_embed,
+    plan_embed,
+    start_announcement,
+    status_words,
+)
 from cogs.training._sink import DiscordNoticeSink
 from cogs.training._views import PREVIEW_TIMEOUT_SECONDS, AssignFineTune, StartOrCancel
 from finetune.plan import TrainingParams, aprepare_plan
 from finetune.poller import POLL_JOB_ID, FineTunePoller, add_poll_job
-from finetune.service import FineTuningError
+from finetune.service import FineTuningUnavailable, UnknownJob
+from i18n import LocalizedError, Message, msg, text
 
 if TYPE_CHECKING:
     from bot.client import KoboBot
@@ -56,15 +69,15 @@ class Training(commands.Cog):
 
     # --- /train -------------------------------------------------------------------------
 
-    @app_commands.command(name="train", description="Fine-tune a model on a dataset")
+    @app_commands.command(name="train", description=localized("command.train.description"))
     @app_commands.describe(
-        base_model="The OpenAI model to fine-tune",
-        file="Training data: chat .jsonl, or a sheet (.xlsx/.csv/.tsv) as for /augment",
-        dataset="A dataset made with /augment (see /datasets)",
-        epochs="Passes over the data (leave empty for OpenAI's automatic choice)",
-        suffix="Up to 64 characters added to the new model's name",
-        validation_file="Optional validation data (.jsonl or sheet)",
-        seed="Optional seed, for a run that can be repeated",
+        base_model=localized("command.train.option.base_model"),
+        file=localized("command.train.option.file"),
+        dataset=localized("command.train.option.dataset"),
+        epochs=localized("command.train.option.epochs"),
+        suffix=localized("command.train.option.suffix"),
+        validation_file=localized("command.train.option.validation_file"),
+        seed=localized("command.train.option.seed"),
     )
     @app_commands.guild_only()
     @staff_only()
@@ -79,15 +92,21 @@ class Training(commands.Cog):
         validation_file: discord.Attachment | None = None,
         seed: app_commands.Range[int, 0, 2_147_483_647] | None = None,
     ):
-        if not self.finetune.available:
-            raise UserFacingError(self.finetune.unavailable_reason or "Fine-tuning is unavailable.")
+        unavailable = self.finetune.unavailable_reason
+        if unavailable is not None:
+            raise FineTuningUnavailable(unavailable)
         if (file is None) == (dataset is None):
-            raise UserFacingError("Give the training data as `file` or as `dataset`, not both.")
+            raise LocalizedError(msg("training.error.file_or_dataset"))
+        limit = self.settings.finetune_max_file_bytes
         for attachment in (file, validation_file):
-            if attachment and attachment.size > self.settings.finetune_max_file_bytes:
-                raise UserFacingError(
-                    f"{attachment.filename}: {attachment.size:,} bytes is over the limit of "
-                    f"{self.settings.finetune_max_file_bytes:,} bytes."
+            if attachment and attachment.size > limit:
+                raise LocalizedError(
+                    msg(
+                        "training.error.file_too_big",
+                        file=attachment.filename,
+                        size=f"{attachment.size:,}",
+                        limit=f"{limit:,}",
+                    )
                 )
         await interaction.response.defer(ephemeral=True, thinking=True)
 
@@ -106,33 +125,31 @@ class Training(commands.Cog):
             validation=validation,
             validation_filename=validation_name or "validation.jsonl",
         )
-        embed = plan_embed(plan, source)
+        money = Money.from_settings(self.settings)
+        embed = plan_embed(plan, source, reply_language(interaction), money)
         if not plan.ok:
             await interaction.followup.send(embed=embed, ephemeral=True)
             return
 
         async def start(pressed: discord.Interaction) -> None:
-            try:
-                job = await self.finetune.start(
-                    plan,
-                    training,
-                    name,
-                    requested_by=str(pressed.user.id),
-                    guild_id=str(pressed.guild_id),
-                    channel_id=str(pressed.channel_id),
-                    validation_bytes=validation,
-                    validation_filename=validation_name or "validation.jsonl",
-                )
-            except FineTuningError as exc:
-                raise UserFacingError(str(exc)) from exc
+            job = await self.finetune.start(
+                plan,
+                training,
+                name,
+                requested_by=str(pressed.user.id),
+                guild_id=str(pressed.guild_id),
+                channel_id=str(pressed.channel_id),
+                validation_bytes=validation,
+                validation_filename=validation_name or "validation.jsonl",
+            )
             await pressed.edit_original_response(
-                content=f"Started `{job.job_id}`. I'll post in this channel as it goes.",
+                content=text("training.started", reply_language(pressed), job=f"`{job.job_id}`"),
                 view=None,
             )
+            # For everyone in the channel, like the notices that follow it.
+            channel_language = server_language(self.settings, pressed.guild)
             await pressed.followup.send(
-                f"🚀 {pressed.user.mention} started fine-tune `{job.job_id}` on "
-                f"`{job.base_model}` with {source} (estimated ${job.estimated_cost_usd:.2f}). "
-                "I'll post here when it's done.",
+                start_announcement(pressed.user.mention, job, source, channel_language, money),
                 allowed_mentions=discord.AllowedMentions(users=[pressed.user]),
             )
 
@@ -141,20 +158,22 @@ class Training(commands.Cog):
 
     async def _training_data(
         self, file: discord.Attachment | None, dataset_id: int | None
-    ) -> tuple[bytes, str, str]:
-        """Returns the JSONL bytes, a file name for OpenAI and words for the preview."""
+    ) -> tuple[bytes, str, Message]:
+        """Returns the JSONL bytes, a file name for OpenAI and what to call the data."""
         if file is not None:
             data, name = await self._converted(file)
-            return data, name, f"**{discord.utils.escape_markdown(file.filename)}**"
+            return data, name, file_source(file.filename)
         datasets = self.bot.services.datasets
         dataset = await datasets.get(dataset_id)
         if dataset is None:
-            raise UserFacingError(f"There is no dataset #{dataset_id}; see /datasets.")
+            raise LocalizedError(msg("training.error.no_dataset", id=dataset_id))
         try:
             data = await asyncio.to_thread(datasets.file_path(dataset).read_bytes)
         except OSError as exc:
-            raise UserFacingError(f"Dataset #{dataset.id}'s file cannot be read: {exc}") from exc
-        return data, PurePath(dataset.path).name, f"dataset **#{dataset.id}** ({dataset.name})"
+            raise LocalizedError(
+                msg("training.error.dataset_unreadable", id=dataset.id, error=str(exc))
+            ) from exc
+        return data, PurePath(dataset.path).name, dataset_source(dataset.id, dataset.name)
 
     async def _converted(self, attachment: discord.Attachment) -> tuple[bytes, str]:
         data = await attachment.read()
@@ -170,10 +189,18 @@ class Training(commands.Cog):
 
     @train.autocomplete("dataset")
     async def _datasets(self, interaction: discord.Interaction, current: str):
+        language = reply_language(interaction)
         found = await self.bot.services.datasets.recent(limit=25, search=current)
         return [
             app_commands.Choice(
-                name=f"#{d.id} {d.name} ({d.example_count} examples)"[:100], value=d.id
+                name=text(
+                    "training.choice.dataset",
+                    language,
+                    id=d.id,
+                    name=d.name,
+                    count=d.example_count,
+                )[:100],
+                value=d.id,
             )
             for d in found
         ]
@@ -196,40 +223,58 @@ class Training(commands.Cog):
         )
         await interaction.response.send_message(embed=jobs_embed(jobs, page, status))
 
-    @app_commands.command(name="job", description="One fine-tuning job and its recent events")
-    @app_commands.describe(job_id="The job id (ftjob-…)")
+    @app_commands.command(name="job", description=localized("command.job.description"))
+    @app_commands.describe(job_id=localized("command.job.option.job_id"))
     @app_commands.guild_only()
     async def job(self, interaction: discord.Interaction, job_id: str):
-        details = await self.finetune.get_job(job_id.strip())
+        job_id = job_id.strip()
+        # An unknown id is refused before the public "thinking…": only whoever asked sees it.
+        if await self.finetune.get_job(job_id, events=0) is None:
+            raise UnknownJob(job_id[:80])
+        await interaction.response.defer(thinking=True)
+        details = await self.finetune.dashboard(job_id)  # asks OpenAI: checkpoints, chart...
         if details is None:
-            raise UserFacingError(f"I know no job `{job_id.strip()[:80]}`; see /jobs.")
-        await interaction.response.send_message(embed=job_embed(details))
+            raise UnknownJob(job_id[:80])
+        embed = job_embed(
+            details,
+            reply_language(interaction),
+            Money.from_settings(self.settings),
+            self.bot.services.base_models.get(details.job.base_model),
+        )
+        png = details.live.loss_curve_png if details.live else None
+        files = [discord.File(io.BytesIO(png), LOSS_CURVE_FILENAME)] if png else []
+        await interaction.followup.send(embed=embed, files=files)
 
-    @app_commands.command(name="cancel", description="Cancel a running fine-tuning job")
-    @app_commands.describe(job_id="The job id (ftjob-…)")
+    @app_commands.command(name="cancel", description=localized("command.cancel.description"))
+    @app_commands.describe(job_id=localized("command.cancel.option.job_id"))
     @app_commands.guild_only()
     @staff_only()
     async def cancel(self, interaction: discord.Interaction, job_id: str):
         job_id = job_id.strip()
-        try:
-            # Refusals (no usable key, unknown or finished job) come before the public
-            # "thinking…", so only whoever asked sees them.
-            await self.finetune.check_cancellable(job_id)
-            await interaction.response.defer(thinking=True)
-            job = await self.finetune.cancel(job_id, by=str(interaction.user.id))
-        except FineTuningError as exc:
-            raise UserFacingError(str(exc)) from exc
+        # Refusals (no usable key, unknown or finished job) come before the public
+        # "thinking…", so only whoever asked sees them.
+        await self.finetune.check_cancellable(job_id)
+        await interaction.response.defer(thinking=True)
+        job = await self.finetune.cancel(job_id, by=str(interaction.user.id))
         await interaction.followup.send(
-            f"Asked OpenAI to cancel `{job.job_id}`; this channel hears when it has stopped."
+            text("training.cancel_asked", reply_language(interaction), job=f"`{job.job_id}`")
         )
 
     @job.autocomplete("job_id")
     @cancel.autocomplete("job_id")
     async def _job_ids(self, interaction: discord.Interaction, current: str):
+        language = reply_language(interaction)
         jobs = await self.finetune.list_jobs(limit=100)
         return [
             app_commands.Choice(
-                name=f"{j.job_id} · {j.status} · {j.base_model}"[:100], value=j.job_id
+                name=text(
+                    "training.choice.job",
+                    language,
+                    job_id=j.job_id,
+                    status=status_words(j.status, language),
+                    model=j.base_model,
+                )[:100],
+                value=j.job_id,
             )
             for j in jobs
             if current.casefold() in j.job_id.casefold()

@@ -1,18 +1,24 @@
-"""How training plans, jobs and notices look in Discord."""
+"""How training plans, jobs and notices look in Discord, in the reader's language."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import discord
+from babel.numbers import format_currency
 
 from bot.formatting import relative_time
+from config import Settings
+from finetune.models import ModelSpec
 from finetune.notices import Notice, NoticeKind
 from finetune.plan import TrainingPlan
-from finetune.service import JobDetails
+from finetune.service import Checkpoint, JobDetails, status_text
+from i18n import Language, Message, msg, text
 from storage.finetune_jobs import JobRecord
 
 SHOWN_PROBLEMS = 10
+SHOWN_EVENTS_CHARS = 1024  # an embed field's limit
 LOSS_CURVE_FILENAME = "training-loss.png"
 STATUS_ICONS = {
     "validating_files": "🔎",
@@ -27,55 +33,138 @@ NOT_FOLLOWED_HINT = (
     "the job may still be running at OpenAI. Fix OPENAI_API_KEY in the environment or .env and "
     "restart kobo to follow it again."
 )
+# Babel's locale for each language kobo speaks: where the currency sign goes, digit grouping.
+MONEY_LOCALES: dict[Language, str] = {"ja": "ja_JP", "en": "en_US"}
+# The reasons storage/finetune_jobs.py records for a job kobo does not follow, in words.
+NOT_FOLLOWED_REASONS = {"key rejected": "training.not_followed.key_rejected"}
+# OpenAI's checkpoint metrics, in the order its dashboard lists them.
+CHECKPOINT_METRICS = (
+    "train_loss",
+    "train_mean_token_accuracy",
+    "valid_loss",
+    "valid_mean_token_accuracy",
+    "full_valid_loss",
+    "full_valid_mean_token_accuracy",
+)
 
 
-def plan_embed(plan: TrainingPlan, source: str) -> discord.Embed:
+@dataclass(frozen=True)
+class Money:
+    """Shows USD amounts, and the same in COST_CURRENCY at COST_RATE when those are set."""
+
+    currency: str | None = None
+    rate: float | None = None  # units of ``currency`` per 1 USD
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Money:
+        return cls(settings.cost_currency, settings.cost_rate)
+
+    def usd(self, amount: float, language: Language) -> str:
+        return format_currency(amount, "USD", locale=MONEY_LOCALES[language])
+
+    def text(self, usd: float, language: Language) -> str:
+        """ "$1.23" or, with a local currency, "$1.23 (≈ ¥185)" / "$1.23（約 ￥185）"."""
+        dollars = self.usd(usd, language)
+        if self.currency is None or self.rate is None:
+            return dollars
+        local = format_currency(usd * self.rate, self.currency, locale=MONEY_LOCALES[language])
+        return text("training.cost.approximately", language, usd=dollars, local=local)
+
+
+def rendered(item: object, language: Language) -> str:
+    """A problem or warning for the reader: a catalogue Message (or anything that renders like
+    one) in their language; a plain text as it is."""
+    render = getattr(item, "render", None)
+    return render(language) if callable(render) else str(item)
+
+
+def file_source(filename: str) -> Message:
+    return msg("training.source.file", name=discord.utils.escape_markdown(filename))
+
+
+def dataset_source(dataset_id: int, name: str) -> Message:
+    return msg("training.source.dataset", id=dataset_id, name=discord.utils.escape_markdown(name))
+
+
+def plan_embed(
+    plan: TrainingPlan, source: Message, language: Language, money: Money
+) -> discord.Embed:
+    def t(key: str, **params: object) -> str:
+        return text(key, language, **params)
+
     colour = discord.Colour.green() if plan.ok else discord.Colour.red()
-    embed = discord.Embed(title=f"Fine-tune on {source}", colour=colour)
+    embed = discord.Embed(
+        title=t("training.preview.title", source=source.render(language)), colour=colour
+    )
     params = plan.params
-    embed.add_field(name="Base model", value=f"`{params.base_model}`")
-    embed.add_field(name="Suffix", value=f"`{params.suffix}`" if params.suffix else "none")
-    embed.add_field(name="Seed", value=str(params.seed) if params.seed is not None else "random")
+    embed.add_field(name=t("training.field.base_model"), value=f"`{params.base_model}`")
+    embed.add_field(
+        name=t("training.field.suffix"),
+        value=f"`{params.suffix}`" if params.suffix else t("training.preview.no_suffix"),
+    )
+    embed.add_field(
+        name=t("training.field.seed"),
+        value=str(params.seed) if params.seed is not None else t("training.preview.random_seed"),
+    )
     training = plan.training
     embed.add_field(
-        name="Examples", value=f"{training.valid_examples} valid of {training.lines} lines"
+        name=t("training.preview.examples"),
+        value=t(
+            "training.preview.valid_lines", valid=training.valid_examples, lines=training.lines
+        ),
     )
     if training.tokens:
-        t = training.tokens
+        tokens = training.tokens
         embed.add_field(
-            name="Tokens per example",
-            value=f"min {t.min_tokens}, median {t.median_tokens:.0f}, max {t.max_tokens}",
+            name=t("training.preview.tokens_per_example"),
+            value=t(
+                "training.preview.token_range",
+                min=tokens.min_tokens,
+                median=f"{tokens.median_tokens:.0f}",
+                max=tokens.max_tokens,
+            ),
         )
     if plan.validation:
         embed.add_field(
-            name="Validation file",
-            value=f"{plan.validation.valid_examples} valid of {plan.validation.lines} lines",
+            name=t("training.preview.validation_file"),
+            value=t(
+                "training.preview.valid_lines",
+                valid=plan.validation.valid_examples,
+                lines=plan.validation.lines,
+            ),
         )
     if plan.estimate:
         e = plan.estimate
-        epochs = f"{e.epochs} (auto)" if e.epochs_auto else str(e.epochs)
+        epochs = t("training.preview.auto_epochs", epochs=e.epochs) if e.epochs_auto else e.epochs
         embed.add_field(
-            name="Estimated cost",
-            value=(
-                f"**${e.usd:.2f}** = {e.billed_tokens_per_epoch:,} tokens × {epochs} epochs × "
-                f"${e.usd_per_1m_tokens:g} per 1M tokens"
+            name=t("training.field.estimated_cost"),
+            value=t(
+                "training.preview.cost_formula",
+                cost=money.text(e.usd, language),
+                tokens=f"{e.billed_tokens_per_epoch:,}",
+                epochs=epochs,
+                price=money.usd(e.usd_per_1m_tokens, language),
             ),
             inline=False,
         )
     if plan.problems:
         shown = plan.problems[:SHOWN_PROBLEMS]
         more = plan.problem_count - len(shown)
-        text = "\n".join(f"• {discord.utils.escape_markdown(p)}" for p in shown)
+        lines = [f"• {discord.utils.escape_markdown(rendered(p, language))}" for p in shown]
         if more > 0:
-            text += f"\n… and {more} more"
-        embed.add_field(name=f"Problems ({plan.problem_count})", value=text[:1024], inline=False)
+            lines.append(t("training.preview.more_problems", count=more))
+        embed.add_field(
+            name=t("training.preview.problems", count=plan.problem_count),
+            value="\n".join(lines)[:1024],
+            inline=False,
+        )
     if plan.warnings:
-        text = "\n".join(f"• {w}" for w in plan.warnings)
-        embed.add_field(name="Warnings", value=text[:1024], inline=False)
+        lines = [f"• {discord.utils.escape_markdown(rendered(w, language))}" for w in plan.warnings]
+        embed.add_field(
+            name=t("training.preview.warnings"), value="\n".join(lines)[:1024], inline=False
+        )
     embed.set_footer(
-        text="Press Start to upload and begin, or Cancel."
-        if plan.ok
-        else "Fix these problems and run /train again; nothing was uploaded."
+        text=t("training.preview.press_start") if plan.ok else t("training.preview.fix_problems")
     )
     return embed
 
@@ -103,27 +192,87 @@ def jobs_embed(jobs: list[JobRecord], page: int, status: str) -> discord.Embed:
     return embed
 
 
-def job_embed(details: JobDetails) -> discord.Embed:
-    job = details.job
+def job_embed(
+    details: JobDetails, language: Language, money: Money, base_model: ModelSpec | None
+) -> discord.Embed:
+    """What OpenAI's dashboard shows about a job: its status, hyperparameters as resolved, the
+    estimated finish, checkpoints with their metrics, trained tokens and cost, the chart."""
+
+    def t(key: str, **params: object) -> str:
+        return text(key, language, **params)
+
+    job, live = details.job, details.live
+    status = live.status if live else job.status
     embed = discord.Embed(
-        title=f"{STATUS_ICONS.get(job.status, '')} {job.job_id}", colour=discord.Colour.blurple()
+        title=f"{STATUS_ICONS.get(status, '')} {job.job_id}", colour=discord.Colour.blurple()
     )
-    embed.add_field(name="Status", value=_status(job))
-    embed.add_field(name="Base model", value=f"`{job.base_model}`")
-    embed.add_field(name="Started by", value=f"<@{job.requested_by}>")
-    embed.add_field(name="Data", value=job.training_filename)
-    embed.add_field(name="Estimated cost", value=f"${job.estimated_cost_usd:.2f}")
+    embed.add_field(name=t("training.field.status"), value=status_words(status, language))
+    embed.add_field(name=t("training.field.base_model"), value=f"`{job.base_model}`")
+    embed.add_field(name=t("training.field.started_by"), value=f"<@{job.requested_by}>")
+    embed.add_field(
+        name=t("training.field.data"), value=discord.utils.escape_markdown(job.training_filename)
+    )
+    hyperparameters = live.hyperparameters if live else job.hyperparameters
+    embed.add_field(
+        name=t("training.field.hyperparameters"),
+        value=hyperparameter_text(hyperparameters, language),
+        inline=False,
+    )
+    if live and live.estimated_finish:
+        embed.add_field(
+            name=t("training.field.estimated_finish"),
+            value=discord.utils.format_dt(datetime.fromtimestamp(live.estimated_finish, UTC), "R"),
+        )
     if job.fine_tuned_model:
-        embed.add_field(name="Model", value=f"`{job.fine_tuned_model}`", inline=False)
-    if job.trained_tokens:
-        embed.add_field(name="Trained tokens", value=f"{job.trained_tokens:,}")
-    if job.error_message:
-        embed.add_field(name="Error", value=job.error_message[:1024], inline=False)
+        embed.add_field(
+            name=t("training.field.model"), value=f"`{job.fine_tuned_model}`", inline=False
+        )
+    trained_tokens = (live.trained_tokens if live else None) or job.trained_tokens
+    if trained_tokens:
+        embed.add_field(name=t("training.field.trained_tokens"), value=f"{trained_tokens:,}")
+    embed.add_field(
+        name=t("training.field.estimated_cost"), value=money.text(job.estimated_cost_usd, language)
+    )
+    if trained_tokens and base_model is not None:
+        # OpenAI's API reports no cost: kobo works it out from the price in the model table.
+        embed.add_field(
+            name=t("training.field.actual_cost"),
+            value=t(
+                "training.job.actual_cost",
+                cost=money.text(base_model.training_usd(trained_tokens), language),
+                tokens=f"{trained_tokens:,}",
+                price=money.usd(base_model.training_usd_per_1m_tokens, language),
+            ),
+            inline=False,
+        )
+    if live and live.checkpoints:
+        embed.add_field(
+            name=t("training.field.checkpoints"),
+            value="\n".join(checkpoint_text(c, language) for c in live.checkpoints)[:1024],
+            inline=False,
+        )
+    if status == "failed":
+        reason = job.error_message or t("training.notice.no_reason")
+        embed.add_field(
+            name=t("training.field.error"),
+            value=discord.utils.escape_markdown(reason)[:1024],
+            inline=False,
+        )
     if job.not_followed_reason:
         embed.add_field(
-            name="⚠️ Not followed",
-            value=f"{job.not_followed_reason} ({relative_time(job.not_followed_since)}): "
-            f"{NOT_FOLLOWED_HINT}",
+            name=t("training.field.not_followed"),
+            value=t(
+                "training.job.not_followed",
+                reason=not_followed_reason(job.not_followed_reason, language),
+                since=relative_time(job.not_followed_since),
+                hint=t("training.not_followed.hint"),
+            ),
+            inline=False,
+        )
+    if details.live_problem is not None:
+        embed.add_field(
+            name=t("training.field.not_up_to_date"),
+            value=details.live_problem.render(language)[:1024],
             inline=False,
         )
     if details.events:
@@ -131,53 +280,152 @@ def job_embed(details: JobDetails) -> discord.Embed:
             f"<t:{e.created_unix}:t> {discord.utils.escape_markdown(e.message)}"
             for e in details.events
         ]
-        embed.add_field(name="Recent events", value="\n".join(lines)[:1024], inline=False)
+        embed.add_field(
+            name=t("training.field.recent_events"),
+            value="\n".join(lines)[:SHOWN_EVENTS_CHARS],
+            inline=False,
+        )
+    if live and live.loss_curve_png:
+        embed.add_field(
+            name=t("training.field.chart"), value=t("training.chart.legend"), inline=False
+        )
+        embed.set_image(url=f"attachment://{LOSS_CURVE_FILENAME}")
     return embed
+
+
+def status_words(status: str, language: Language) -> str:
+    """A job status in words; one kobo does not know is shown as OpenAI sent it (escaped)."""
+    words = status_text(status)
+    return words.render(language) if isinstance(words, Message) else _escaped(words)
+
+
+def hyperparameter_text(hyperparameters: dict, language: Language) -> str:
+    """As OpenAI resolved them once training started; "auto" until then."""
+
+    def value(name: str) -> str:
+        found = hyperparameters.get(name, "auto")
+        if found == "auto":
+            return text("training.job.auto", language)
+        return f"{found:g}" if isinstance(found, float) else _escaped(str(found))
+
+    return text(
+        "training.job.hyperparameters",
+        language,
+        epochs=value("n_epochs"),
+        batch_size=value("batch_size"),
+        learning_rate_multiplier=value("learning_rate_multiplier"),
+    )
+
+
+def checkpoint_text(checkpoint: Checkpoint, language: Language) -> str:
+    metrics = [
+        text(
+            f"training.metric.{name}",
+            language,
+            value=f"{checkpoint.metrics[name]:.1%}"
+            if name.endswith("accuracy")
+            else f"{checkpoint.metrics[name]:.3f}",
+        )
+        for name in CHECKPOINT_METRICS
+        if name in checkpoint.metrics
+    ]
+    return text(
+        "training.job.checkpoint",
+        language,
+        step=checkpoint.step,
+        metrics=text("training.list_separator", language).join(metrics) or "-",
+        model=_escaped(checkpoint.model),
+    )
+
+
+def not_followed_reason(reason: str, language: Language) -> str:
+    key = NOT_FOLLOWED_REASONS.get(reason)
+    return text(key, language) if key else _escaped(reason)
+
+
+def _escaped(words: str) -> str:
+    return discord.utils.escape_markdown(words)
 
 
 def assign_hint(model: str) -> str:
     return f"`/assign stack_id:<number> model:{model}`"
 
 
-def notice_message(notice: Notice) -> tuple[str, discord.Embed | None]:
-    """The text (and, for a success, an embed with the loss curve) of a job notice."""
+def start_announcement(
+    who: str, job: JobRecord, source: Message, language: Language, money: Money
+) -> str:
+    return text(
+        "training.notice.started",
+        language,
+        who=who,
+        job=f"`{job.job_id}`",
+        model=f"`{job.base_model}`",
+        source=source.render(language),
+        cost=money.text(job.estimated_cost_usd, language),
+    )
+
+
+def notice_message(notice: Notice, language: Language) -> tuple[str, discord.Embed | None]:
+    """The text (and, for a success, an embed with the loss curve) of a job notice, in the
+    channel's language: notices are stored without words and put into words when posted."""
+
+    def t(key: str, **params: object) -> str:
+        return text(key, language, **params)
+
     job = f"`{notice.job_id}`"
     who = f"<@{notice.requested_by}>"
     if notice.kind is NoticeKind.RUNNING:
-        return f"🏃 Fine-tune {job} ({notice.base_model}) started training.", None
+        return t("training.notice.running", job=job, model=f"`{notice.base_model}`"), None
     if notice.kind is NoticeKind.PROGRESS:
-        of = f"/{notice.total_steps}" if notice.total_steps else ""
-        loss = f", training loss {notice.train_loss:.3f}" if notice.train_loss is not None else ""
-        return f"📈 Fine-tune {job}: step {notice.step}{of}{loss}.", None
+        step = f"{notice.step}/{notice.total_steps}" if notice.total_steps else f"{notice.step}"
+        if notice.train_loss is None:
+            return t("training.notice.progress", job=job, step=step), None
+        loss = f"{notice.train_loss:.3f}"
+        return t("training.notice.progress_loss", job=job, step=step, loss=loss), None
     if notice.kind is NoticeKind.FAILED:
-        reason = notice.error_message or "OpenAI gave no reason"
-        return f"❌ {who} fine-tune {job} failed: {reason}", None
+        reason = notice.error_message or t("training.notice.no_reason")
+        return t("training.notice.failed", who=who, job=job, reason=reason), None
     if notice.kind is NoticeKind.CANCELLED:
-        by = f"by <@{notice.cancelled_by}>" if notice.cancelled_by else "on OpenAI's side"
-        return f"🛑 Fine-tune {job} was cancelled {by}.", None
+        if notice.cancelled_by:
+            by = f"<@{notice.cancelled_by}>"
+            return t("training.notice.cancelled_by", job=job, who=by), None
+        return t("training.notice.cancelled_on_openai", job=job), None
     if notice.kind is NoticeKind.KEY_REJECTED:
-        detail = f" ({notice.error_message})" if notice.error_message else ""
         return (
-            f"⚠️ {who} I stopped following fine-tune {job}: OpenAI rejected the API key{detail}; "
-            f"{NOT_FOLLOWED_HINT}",
+            t(
+                "training.notice.key_rejected",
+                who=who,
+                job=job,
+                detail=notice.error_message or "?",
+                hint=t("training.not_followed.hint"),
+            ),
             None,
         )
     model = notice.fine_tuned_model or "?"
     embed = discord.Embed(
-        title="Fine-tune finished", colour=discord.Colour.green(), description=f"`{model}`"
+        title=t("training.notice.finished_title"),
+        colour=discord.Colour.green(),
+        description=f"`{model}`",
     )
     if notice.trained_tokens:
-        embed.add_field(name="Trained tokens", value=f"{notice.trained_tokens:,}")
+        embed.add_field(name=t("training.field.trained_tokens"), value=f"{notice.trained_tokens:,}")
     if notice.duration_s:
-        embed.add_field(name="Duration", value=_duration(notice.duration_s))
-    embed.add_field(name="Assign it", value=assign_hint(model), inline=False)
+        embed.add_field(
+            name=t("training.field.duration"), value=duration(notice.duration_s, language)
+        )
+    embed.add_field(name=t("training.field.assign_it"), value=assign_hint(model), inline=False)
     if notice.loss_curve_png:
+        embed.add_field(
+            name=t("training.field.chart"), value=t("training.chart.legend"), inline=False
+        )
         embed.set_image(url=f"attachment://{LOSS_CURVE_FILENAME}")
     embed.timestamp = datetime.now(UTC)
-    return f"✅ {who} fine-tune {job} succeeded: `{model}`", embed
+    return t("training.notice.succeeded", who=who, job=job, model=f"`{model}`"), embed
 
 
-def _duration(seconds: int) -> str:
+def duration(seconds: int, language: Language) -> str:
     minutes, _ = divmod(seconds, 60)
     hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes} min" if hours else f"{max(minutes, 1)} min"
+    if hours:
+        return text("training.duration.hours", language, hours=hours, minutes=minutes)
+    return text("training.duration.minutes", language, minutes=max(minutes, 1))

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import aiohttp
 import discord
 
+from bot.language import server_language
 from cogs.training._render import LOSS_CURVE_FILENAME, notice_message
 from cogs.training._views import assign_view
 from finetune.notices import DeliveryResult, Notice, NoticeKind
@@ -27,12 +28,15 @@ class DiscordNoticeSink:
         channel = self.bot.get_partial_messageable(
             int(notice.channel_id), guild_id=int(notice.guild_id)
         )
-        content, embed = notice_message(notice)
+        # Put into words now, in the server's language as it is at posting time.
+        guild = self.bot.get_guild(int(notice.guild_id))
+        language = server_language(self.bot.settings, guild)
+        content, embed = notice_message(notice, language)
         # Only the person who started the job is notified, whatever else the text holds.
         owner = discord.AllowedMentions(users=[discord.Object(int(notice.requested_by))])
         extra: dict = {"allowed_mentions": owner}
         if notice.kind is NoticeKind.SUCCEEDED and notice.fine_tuned_model:
-            extra["view"] = assign_view(notice.job_id)
+            extra["view"] = assign_view(notice.job_id, language)
         if notice.loss_curve_png:
             extra["file"] = discord.File(io.BytesIO(notice.loss_curve_png), LOSS_CURVE_FILENAME)
         try:

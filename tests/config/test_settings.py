@@ -34,6 +34,18 @@ def run_settings(env: dict[str, str], cwd) -> subprocess.CompletedProcess:
         ({"DISCORD_TOKEN": "abc", "DEVICE_API_PORT": "99999"}, "DEVICE_API_PORT is invalid"),
         ({"DISCORD_TOKEN": "abc", "DEFAULT_MODEL": 'gpt"4'}, "DEFAULT_MODEL is invalid"),
         ({"DISCORD_TOKEN": "abc", "LOG_LEVEL": "loud"}, "LOG_LEVEL is invalid"),
+        (
+            {"DISCORD_TOKEN": "abc", "COST_CURRENCY": "YEN", "COST_RATE": "150"},
+            "COST_CURRENCY is invalid: Value error, 'YEN' is not a currency code",
+        ),
+        (
+            {"DISCORD_TOKEN": "abc", "COST_CURRENCY": "JPY", "COST_RATE": "0"},
+            "COST_RATE is invalid",
+        ),
+        (
+            {"DISCORD_TOKEN": "abc", "COST_CURRENCY": "JPY"},
+            "COST_CURRENCY and COST_RATE go together: set both",
+        ),
     ],
 )
 def test_a_bad_setting_ends_with_one_line_naming_it_and_status_2(env, variable, tmp_path):
@@ -62,6 +74,16 @@ def test_defaults_and_types(monkeypatch, tmp_path):
     assert settings.openai_api_key is None  # blank means "not configured"
     assert settings.log_level == "DEBUG"
     assert "abc" not in repr(settings)
+    assert (settings.cost_currency, settings.cost_rate) == (None, None)
+
+
+def test_a_cost_currency_is_an_iso_code_known_to_babel(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DISCORD_TOKEN", "abc")
+    monkeypatch.setenv("COST_CURRENCY", " jpy ")
+    monkeypatch.setenv("COST_RATE", "150.5")
+    settings = Settings()
+    assert (settings.cost_currency, settings.cost_rate) == ("JPY", 150.5)
 
 
 def test_device_api_alone_needs_no_discord_token(monkeypatch, tmp_path):

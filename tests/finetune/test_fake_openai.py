@@ -56,6 +56,10 @@ async def test_status_flow_result_file_and_checkpoints(client: AsyncOpenAI, fake
     assert content.content == fake.file_contents[job.result_files[0]]
     checkpoints = await client.fine_tuning.jobs.checkpoints.list(job_id)
     assert checkpoints.data[0].fine_tuned_model_checkpoint.startswith(model)
+    # One per epoch (the last three), newest first, with the metrics at that step.
+    assert [c.step_number for c in checkpoints.data] == [3, 2, 1]
+    assert checkpoints.data[0].metrics.train_loss == pytest.approx(2.0 / 3)
+    assert checkpoints.data[0].metrics.valid_loss is None  # no validation file
     with pytest.raises(openai.BadRequestError, match="already completed"):
         await client.fine_tuning.jobs.cancel(job_id)
 

@@ -81,3 +81,9 @@ def test_bad_tables_name_the_model_and_field(setting, message):
     with pytest.raises(ModelTableError) as info:
         load_model_table(setting)
     assert message in str(info.value)
+
+
+def test_the_training_price_of_tokens():
+    mini = default_model_table()["gpt-4o-mini-2024-07-18"]  # $3 per 1M training tokens
+    assert mini.training_usd(12_345) == pytest.approx(0.037035)
+    assert mini.training_usd(0) == 0

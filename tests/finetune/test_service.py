@@ -104,7 +104,7 @@ async def test_a_plan_with_problems_is_refused_before_any_api_call(
 
 
 async def test_bytes_that_differ_from_the_plan_are_refused(service, fake: FakeOpenAI, make_plan):
-    with pytest.raises(PlanNotReady, match="changed since the plan"):
+    with pytest.raises(PlanNotReady, match="changed since the preview"):
         await start(service, make_plan(), training_jsonl(11))
     assert fake.requests == []
 
@@ -226,3 +226,65 @@ async def test_the_plan_digest_matches_what_is_uploaded(service, fake: FakeOpenA
     uploaded = fake.file_contents[record.training_file_id]
     assert hashlib.sha256(uploaded).hexdigest() == plan.training.sha256
     assert json.loads(uploaded.splitlines()[0])["messages"][1]["content"] == "What is 0 + 0?"
+
+
+async def test_the_dashboard_asks_openai_for_what_it_shows_now(
+    service, fake: FakeOpenAI, make_plan
+):
+    record = await start(service, make_plan())
+    fake.advance(record.job_id, "running")
+    details = await service.dashboard(record.job_id)
+    live = details.live
+    assert (live.status, live.checkpoints, live.loss_curve_png) == ("running", [], None)
+    assert live.hyperparameters == {"batch_size": 1, "learning_rate_multiplier": 1.8, "n_epochs": 3}
+    assert live.estimated_finish == fake.jobs[record.job_id].data["estimated_finish"]
+    assert details.live_problem is None
+
+    for step, loss in ((10, 1.5), (20, 1.0), (30, 0.5)):
+        fake.add_metrics(record.job_id, step=step, train_loss=loss, total_steps=30)
+    fake.succeed(record.job_id, trained_tokens=999)
+    live = (await service.dashboard(record.job_id)).live
+    assert (live.status, live.trained_tokens, live.estimated_finish) == ("succeeded", 999, None)
+    assert [(c.step, c.metrics["train_loss"]) for c in live.checkpoints] == [
+        (10, 1.5),
+        (20, 1.0),
+        (30, 0.5),
+    ]
+    assert set(live.checkpoints[0].metrics) == {"train_loss", "train_mean_token_accuracy"}
+    assert live.loss_curve_png.startswith(b"\x89PNG")
+    # Looking is not polling: no notice and no stored change come from it.
+    assert await service.repository.notices_for_job(record.job_id) == []
+    assert (await service.get_job(record.job_id)).job.status == "validating_files"
+
+
+async def test_the_dashboard_says_why_openai_could_not_be_asked(
+    service, fake: FakeOpenAI, make_plan, db
+):
+    record = await start(service, make_plan())
+    fake.fail_next(3, 500)  # the SDK's two retries too
+    details = await service.dashboard(record.job_id)
+    assert details.live is None and details.job.job_id == record.job_id
+    assert details.live_problem.key == "training.openai.server_error"
+    assert "OpenAI had a server error while looking up" in str(details.live_problem)
+
+    without_key = FineTuneService(None, db)
+    details = await without_key.dashboard(record.job_id)
+    assert details.live is None and "OPENAI_API_KEY" in str(details.live_problem)
+    assert await service.dashboard("ftjob-missing") is None
+
+
+async def test_errors_are_messages_in_both_languages(service, fake: FakeOpenAI, make_plan):
+    fake.fail_next(1, 400)
+    with pytest.raises(FineTuningError) as raised:
+        await start(service, make_plan())
+    assert raised.value.message.key == "training.openai.refused"
+    assert raised.value.render("ja") == (
+        "OpenAI にファインチューニングの開始を断られました: Invalid request (injected by the test)."
+    )
+    assert str(raised.value) == (
+        "OpenAI refused starting the fine-tune: Invalid request (injected by the test)."
+    )
+    without_key = FineTuneService(None, service.repository._db)
+    with pytest.raises(FineTuningUnavailable) as raised:
+        await without_key.cancel("ftjob-x", by="1")
+    assert "`OPENAI_API_KEY`" in raised.value.render("ja")

@@ -89,7 +89,7 @@ async def test_train_preview_start_and_completion_notice(kobo, fake_discord, fak
     assert preview.ephemeral
     assert "12 valid of 12 lines" in preview.text
     # 12 examples -> OpenAI's auto rule gives 100 // 12 = 8 epochs.
-    assert "× 8 (auto) epochs × $3 per 1M tokens" in preview.text
+    assert "× 8 (auto) epochs × $3.00 per 1M tokens" in preview.text
     assert not fake_openai.calls("POST"), "nothing is uploaded before Start"
 
     refused = await fake_discord.press_button(

@@ -244,18 +244,7 @@ class FakeOpenAI:
         if self.result_base64:
             self.file_contents[result_id] = base64.b64encode(self.file_contents[result_id])
         data["result_files"] = [result_id]
-        step = job.metrics[-1]["step"] if job.metrics else 1
-        job.checkpoints.append(
-            {
-                "id": f"ftckpt-{next(self._ids)}",
-                "object": "fine_tuning.job.checkpoint",
-                "created_at": int(time.time()),
-                "fine_tuned_model_checkpoint": f"{model}:ckpt-step-{step}",
-                "fine_tuning_job_id": job_id,
-                "step_number": step,
-                "metrics": {"step": float(step)},
-            }
-        )
+        self._add_checkpoints(job, model)
         self._event(job, f"New fine-tuned model created: {model}")
         self._event(job, "The job has successfully completed")
         return model
@@ -547,6 +536,45 @@ class FakeOpenAI:
             }
         )
         return event_id
+
+    def _add_checkpoints(self, job: _Job, model: str) -> None:
+        """Like OpenAI: a checkpoint at the end of each epoch, with the metrics at that step
+        (validation ones only with a validation file); only the last three epochs' are kept."""
+        hyper = job.data["hyperparameters"]
+        epochs = hyper["n_epochs"] if isinstance(hyper.get("n_epochs"), int) else 3
+        rows = job.metrics or [
+            {"step": s, "train_loss": 2.0 / s, "train_mean_token_accuracy": 0.5}
+            for s in range(1, epochs + 1)
+        ]
+        last_step = rows[-1]["step"]
+        with_validation = job.data.get("validation_file") is not None
+        for epoch in range(max(1, epochs - 2), epochs + 1):
+            step = max(1, round(last_step * epoch / epochs))
+            row = next((r for r in reversed(rows) if r["step"] <= step), rows[0])
+            metrics: dict[str, float] = {
+                "step": float(step),
+                "train_loss": row["train_loss"],
+                "train_mean_token_accuracy": row["train_mean_token_accuracy"],
+            }
+            if with_validation:
+                valid = row.get("valid_loss", row["train_loss"] * 1.1)
+                metrics.update(
+                    valid_loss=valid,
+                    valid_mean_token_accuracy=0.75,
+                    full_valid_loss=valid * 1.05,
+                    full_valid_mean_token_accuracy=0.7,
+                )
+            job.checkpoints.append(
+                {
+                    "id": f"ftckpt-{next(self._ids)}",
+                    "object": "fine_tuning.job.checkpoint",
+                    "created_at": int(time.time()),
+                    "fine_tuned_model_checkpoint": f"{model}:ckpt-step-{step}",
+                    "fine_tuning_job_id": job.data["id"],
+                    "step_number": step,
+                    "metrics": metrics,
+                }
+            )
 
     def _pause(self, job: _Job) -> None:
         job.data.update(status="paused", estimated_finish=None)
