@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from pathlib import PurePath
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, get_args
 
 import discord
 from discord import app_commands
@@ -14,12 +14,15 @@ from discord.ext import commands
 from augment.job import training_jsonl
 from bot.checks import staff_only
 from bot.errors import UserFacingError
+from bot.paginator import PAGES_TIMEOUT_SECONDS, Page, page_window, send_pages
+from bot.translator import localized
 from cogs.training._render import job_embed, jobs_embed, plan_embed
 from cogs.training._sink import DiscordNoticeSink
 from cogs.training._views import PREVIEW_TIMEOUT_SECONDS, AssignFineTune, StartOrCancel
 from finetune.plan import TrainingParams, aprepare_plan
 from finetune.poller import POLL_JOB_ID, FineTunePoller, add_poll_job
 from finetune.service import FineTuningError
+from i18n import Language
 
 if TYPE_CHECKING:
     from bot.client import KoboBot
@@ -36,6 +39,7 @@ class Training(commands.Cog):
         self.settings = bot.settings
         self.finetune = bot.services.finetune
         self.preview_timeout = PREVIEW_TIMEOUT_SECONDS
+        self.pages_timeout = PAGES_TIMEOUT_SECONDS
         self.poller = FineTunePoller(
             self.finetune,
             DiscordNoticeSink(bot),
@@ -180,21 +184,33 @@ class Training(commands.Cog):
 
     # --- following jobs -----------------------------------------------------------------
 
-    @app_commands.command(name="jobs", description="Fine-tuning jobs, newest first")
-    @app_commands.describe(status="Which jobs to list", page="Page number")
+    @app_commands.command(name="jobs", description=localized("command.jobs.description"))
+    @app_commands.describe(
+        status=localized("command.jobs.option.status"),
+        page=localized("command.jobs.option.page"),
+    )
+    @app_commands.choices(
+        status=[
+            app_commands.Choice(name=localized(f"choice.job_status.{status}"), value=status)
+            for status in get_args(JobStatusFilter)
+        ]
+    )
     @app_commands.guild_only()
     async def jobs(
         self,
         interaction: discord.Interaction,
-        status: JobStatusFilter = "all",
+        status: str = "all",
         page: app_commands.Range[int, 1, 1000] = 1,
     ):
-        jobs = await self.finetune.list_jobs(
-            status=None if status == "all" else status,
-            limit=PAGE_SIZE,
-            offset=(page - 1) * PAGE_SIZE,
-        )
-        await interaction.response.send_message(embed=jobs_embed(jobs, page, status))
+        async def jobs_page(asked: int, language: Language) -> Page:
+            listed = None if status == "all" else status
+            window = page_window(await self.finetune.count_jobs(listed), asked, PAGE_SIZE)
+            jobs = await self.finetune.list_jobs(
+                status=listed, limit=window.size, offset=window.offset
+            )
+            return Page(jobs_embed(jobs, status, language), window)
+
+        await send_pages(interaction, jobs_page, first_page=page, expire_after=self.pages_timeout)
 
     @app_commands.command(name="job", description="One fine-tuning job and its recent events")
     @app_commands.describe(job_id="The job id (ftjob-…)")

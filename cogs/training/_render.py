@@ -10,6 +10,7 @@ from bot.formatting import relative_time
 from finetune.notices import Notice, NoticeKind
 from finetune.plan import TrainingPlan
 from finetune.service import JobDetails
+from i18n import Language, text
 from storage.finetune_jobs import JobRecord
 
 SHOWN_PROBLEMS = 10
@@ -96,10 +97,15 @@ def _status(job: JobRecord) -> str:
     return discord.utils.escape_markdown(job.status)
 
 
-def jobs_embed(jobs: list[JobRecord], page: int, status: str) -> discord.Embed:
-    embed = discord.Embed(title=f"Fine-tuning jobs ({status})", colour=discord.Colour.blurple())
-    embed.description = "\n".join(job_line(j) for j in jobs) if jobs else "No job here."
-    embed.set_footer(text=f"page {page} · newest first · details with /job")
+def jobs_embed(jobs: list[JobRecord], status: str, language: Language) -> discord.Embed:
+    """One page of /jobs; ``status`` is the filter chosen (a choice.job_status.* name)."""
+    title = text("lists.jobs.title", language, status=text(f"choice.job_status.{status}", language))
+    embed = discord.Embed(title=title, colour=discord.Colour.blurple())
+    if jobs:
+        embed.description = "\n".join(job_line(j) for j in jobs)
+    else:
+        embed.description = text("lists.jobs.empty", language)
+    embed.set_footer(text=text("lists.jobs.footer", language))
     return embed
 
 
