@@ -26,7 +26,7 @@ async def command(fake: FakeDiscord, name: str, options: dict, user):
 
 async def test_commands_are_synced_to_the_workshop_guild(kobo, fake_discord, workshop):
     names = {c["name"] for c in fake_discord.synced_commands(workshop.guild)}
-    expected = {"assign", "unassign", "stacks", "augment", "datasets", "train", "jobs"}
+    expected = {"assign", "unassign", "stacks", "augment", "datasets", "train", "jobs", "template"}
     assert expected <= names
     assert fake_discord.synced_commands() == []  # nothing registered globally
 
