@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 
 from bot.app import KoboApp
@@ -95,12 +97,14 @@ async def test_the_buttons_go_when_the_list_expires(kobo, fake_discord, workshop
     kobo.bot.get_cog("Datasets").pages_timeout = 0.3
     await add_datasets(kobo, DATASETS)
     listing = await (await fake_discord.invoke("datasets", {}, user=workshop.staff)).wait_response()
-    second = await turn(fake_discord, listing, "▶", workshop.staff)
+    assert listing.buttons
+    shown = copy.deepcopy(listing.embeds)  # the fake keeps one message object, edited in place
     await fake_discord.wait_until(
         lambda: not fake_discord.get_message(listing.id).buttons, what="the buttons to go"
     )
     expired = fake_discord.get_message(listing.id)
-    assert expired.embeds == second.embeds  # the page read last stays readable
+    assert expired.embeds == shown  # the page stays readable
+    assert not expired.deleted
 
 
 async def test_a_list_of_one_page_has_no_buttons(kobo, fake_discord, workshop):
