@@ -1,4 +1,5 @@
-"""Command line: ``python -m bot [run]`` and ``python -m bot augment INPUT ...``."""
+"""Command line: ``python -m bot [run]``, ``python -m bot augment INPUT ...`` and
+``python -m bot template OUT.xlsx``."""
 
 from __future__ import annotations
 
@@ -19,6 +20,9 @@ def build_parser() -> argparse.ArgumentParser:
     from bot.augment_cli import add_augment_parser
 
     add_augment_parser(commands)
+    from bot.template_cli import add_template_parser
+
+    add_template_parser(commands)
     return parser
 
 
@@ -28,6 +32,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from bot.augment_cli import run_augment
 
         return run_augment(args)
+    if args.command == "template":
+        from bot.template_cli import run_template
+
+        return run_template(args)
     settings = load_settings(Settings)
     configure_logging(settings.log_level, [settings.discord_token, settings.openai_api_key])
     from bot.app import serve

@@ -28,6 +28,7 @@ EXTENSIONS = (
     "cogs.robots",
     "cogs.datasets",
     "cogs.training",
+    "cogs.template",
 )
 
 

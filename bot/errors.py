@@ -14,8 +14,6 @@ from discord import app_commands
 from augment.errors import AugmentError
 from finetune.service import FineTuningError, FineTuningUnavailable
 from i18n import Language, LocalizedError, msg, text
-from robots.model_ids import InvalidModelId
-from robots.stack_ids import InvalidStackId
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +40,6 @@ USER_ERRORS: tuple[type[Exception], ...] = (
     LocalizedError,
     UserFacingError,
     app_commands.CheckFailure,
-    InvalidModelId,
-    InvalidStackId,
     AugmentError,
     FineTuningUnavailable,
     FineTuningError,
@@ -54,8 +50,6 @@ def user_message(error: BaseException, language: Language) -> str | None:
     """What to tell the user about ``error``, or None when it is a bug (log it, say sorry)."""
     if isinstance(error, LocalizedError):
         return error.render(language)
-    if isinstance(error, InvalidModelId | InvalidStackId):
-        return f"That does not work: {error}."
     if isinstance(error, USER_ERRORS):
         return str(error)
     return None

@@ -13,6 +13,7 @@ Either way the app loads the model table at startup and runs the last-seen flush
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
@@ -22,6 +23,7 @@ from device_api.directory import EXTERNAL_WRITE_CHECK_SECONDS, ModelDirectory
 from device_api.keys import DATABASE, DIRECTORY, RECORDER, SETTINGS
 from device_api.last_seen_flush import PeriodicFlush
 from device_api.routes import setup_routes
+from i18n import load_catalogues
 from storage.database import Database
 from storage.last_seen import LastSeenRecorder
 
@@ -40,6 +42,7 @@ def create_app(
         raise ValueError("a recorder needs its database: pass db= as well")
     app = web.Application()
     app[SETTINGS] = settings
+    app.on_startup.append(_read_messages)
     if db is None:
         app.cleanup_ctx.append(_own_database)
     else:
@@ -49,6 +52,12 @@ def create_app(
     app.cleanup_ctx.append(_last_seen_flush)
     setup_routes(app, settings)
     return app
+
+
+async def _read_messages(app: web.Application) -> None:
+    # A bad robot number is answered with a catalogue text (robots/stack_ids.py): read the
+    # catalogues now, off the event loop, not in the middle of the first such request.
+    await asyncio.to_thread(load_catalogues)
 
 
 async def _own_database(app: web.Application) -> AsyncIterator[None]:

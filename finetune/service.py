@@ -384,6 +384,12 @@ class FineTuneService:
         statuses = None if status is None else (status,)
         return await self.repository.list_jobs(statuses, limit=limit, offset=offset)
 
+    async def count_jobs(self, status: str | None = None) -> int:
+        """How many jobs :meth:`list_jobs` lists with this ``status``, on all its pages."""
+        if status == "unfinished":
+            return await self.repository.count_jobs(unfinished=True)
+        return await self.repository.count_jobs(None if status is None else (status,))
+
     async def get_job(self, job_id: str, events: int = 10) -> JobDetails | None:
         record = await self.repository.get_job(job_id)
         if record is None:

@@ -159,18 +159,21 @@ class FineTuneJobRepository:
         offset: int = 0,
     ) -> list[JobRecord]:
         """Newest first (by when kobo started them); ``statuses`` or ``unfinished`` filter."""
-        where, params = "", []
-        if statuses is not None:
-            where = f" WHERE status IN ({', '.join('?' * len(statuses))})"
-            params = list(statuses)
-        elif unfinished:
-            where, params = f" WHERE {_NOT_FINISHED}", list(FINISHED_STATUSES)
+        where, params = _job_filter(statuses, unfinished)
         rows = await self._db.fetchall(
             f"SELECT {_JOB_COLUMNS} FROM finetune_jobs{where}"
             " ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?",
             (*params, limit, offset),
         )
         return [_job_from_row(row) for row in rows]
+
+    async def count_jobs(
+        self, statuses: Sequence[str] | None = None, *, unfinished: bool = False
+    ) -> int:
+        """How many jobs :meth:`list_jobs` lists with the same filter, on all its pages."""
+        where, params = _job_filter(statuses, unfinished)
+        row = await self._db.fetchone(f"SELECT COUNT(*) AS n FROM finetune_jobs{where}", params)
+        return row["n"]
 
     async def unfinished_jobs(self) -> list[JobRecord]:
         rows = await self._db.fetchall(
@@ -345,6 +348,15 @@ class FineTuneJobRepository:
                 " WHERE id = ? AND state = 'pending'",
                 (state, reason, at, notice_id),
             )
+
+
+def _job_filter(statuses: Sequence[str] | None, unfinished: bool) -> tuple[str, list[str]]:
+    """The WHERE clause (or "") and its parameters for listing or counting jobs."""
+    if statuses is not None:
+        return f" WHERE status IN ({', '.join('?' * len(statuses))})", list(statuses)
+    if unfinished:
+        return f" WHERE {_NOT_FINISHED}", list(FINISHED_STATUSES)
+    return "", []
 
 
 async def _insert_notice(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
-import math
 from collections.abc import AsyncIterator
 from pathlib import PurePath
 from typing import TYPE_CHECKING, Literal
@@ -19,8 +18,11 @@ from augment.job import AugmentRequest, run_augment_job
 from bot.checks import staff_only
 from bot.errors import UserFacingError, explain
 from bot.language import reply_language
+from bot.paginator import PAGES_TIMEOUT_SECONDS, Page, page_window, send_pages
+from bot.translator import localized
 from cogs.datasets._progress import ThrottledProgress
 from cogs.datasets._render import datasets_embed, progress_text, result_text
+from i18n import Language
 
 if TYPE_CHECKING:
     from bot.client import KoboBot
@@ -53,6 +55,7 @@ class Datasets(commands.Cog):
         self.datasets = bot.services.datasets
         # Two BERT runs on a small machine only slow each other down: one at a time.
         self.one_at_a_time = asyncio.Lock()
+        self.pages_timeout = PAGES_TIMEOUT_SECONDS
 
     @app_commands.command(name="augment", description="Turn a sentence sheet into training data")
     @app_commands.describe(
@@ -124,13 +127,17 @@ class Datasets(commands.Cog):
                 content=result_text(job, dataset), attachments=files
             )
 
-    @app_commands.command(name="datasets", description="The stored training datasets")
-    @app_commands.describe(page="Page number (newest first)")
+    @app_commands.command(name="datasets", description=localized("command.datasets.description"))
+    @app_commands.describe(page=localized("command.datasets.option.page"))
     @app_commands.guild_only()
     async def list_datasets(
         self, interaction: discord.Interaction, page: app_commands.Range[int, 1, 1000] = 1
     ):
-        pages = max(1, math.ceil(await self.datasets.count() / PAGE_SIZE))
-        page = min(page, pages)
-        datasets = await self.datasets.recent(limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
-        await interaction.response.send_message(embed=datasets_embed(datasets, page, pages))
+        await send_pages(
+            interaction, self._datasets_page, first_page=page, expire_after=self.pages_timeout
+        )
+
+    async def _datasets_page(self, asked: int, language: Language) -> Page:
+        window = page_window(await self.datasets.count(), asked, PAGE_SIZE)
+        datasets = await self.datasets.recent(limit=window.size, offset=window.offset)
+        return Page(datasets_embed(datasets, language), window)

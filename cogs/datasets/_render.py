@@ -6,6 +6,7 @@ import discord
 
 from augment.job import AugmentJob
 from bot.formatting import relative_time
+from i18n import Language, text
 from storage.datasets import Dataset
 
 MESSAGE_LIMIT = 2000
@@ -38,15 +39,36 @@ def _clip(sentence: str) -> str:
     return discord.utils.escape_markdown(clipped)
 
 
-def datasets_embed(datasets: list[Dataset], page: int, pages: int) -> discord.Embed:
-    embed = discord.Embed(title="Datasets", colour=discord.Colour.green())
+def datasets_embed(datasets: list[Dataset], language: Language) -> discord.Embed:
+    embed = discord.Embed(
+        title=text("lists.datasets.title", language), colour=discord.Colour.green()
+    )
     if not datasets:
-        embed.description = "No dataset yet: make one with `/augment`."
+        embed.description = text("lists.datasets.empty", language)
         return embed
     embed.description = "\n".join(
-        f"**#{d.id}** {discord.utils.escape_markdown(d.name)} · {d.example_count} examples · "
-        f"{d.method} · by {d.created_by_name} {relative_time(d.created_at)}"
+        text(
+            "lists.datasets.line",
+            language,
+            id=d.id,
+            name=_dataset_name(d),
+            examples=d.example_count,
+            method=d.method,
+            by=discord.utils.escape_markdown(d.created_by_name),
+            when=relative_time(d.created_at),
+        )
         for d in datasets
     )
-    embed.set_footer(text=f"page {page}/{pages} · newest first")
+    embed.set_footer(text=text("lists.datasets.footer", language))
     return embed
+
+
+# Names come from uploaded file names, which may be long: ten of them must fit in an embed.
+DATASET_NAME_LENGTH = 80
+
+
+def _dataset_name(dataset: Dataset) -> str:
+    name = dataset.name
+    if len(name) > DATASET_NAME_LENGTH:
+        name = name[: DATASET_NAME_LENGTH - 1] + "…"
+    return discord.utils.escape_markdown(name)

@@ -6,7 +6,7 @@ import asyncio
 import io
 import logging
 from pathlib import PurePath
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, get_args
 
 import discord
 from discord import app_commands
@@ -15,6 +15,7 @@ from discord.ext import commands
 from augment.job import training_jsonl
 from bot.checks import staff_only
 from bot.language import reply_language, server_language
+from bot.paginator import PAGES_TIMEOUT_SECONDS, Page, page_window, send_pages
 from bot.translator import localized
 from cogs.training._render import (
     LOSS_CURVE_FILENAME,
@@ -32,7 +33,7 @@ from cogs.training._views import PREVIEW_TIMEOUT_SECONDS, AssignFineTune, StartO
 from finetune.plan import TrainingParams, aprepare_plan
 from finetune.poller import POLL_JOB_ID, FineTunePoller, add_poll_job
 from finetune.service import FineTuningUnavailable, UnknownJob
-from i18n import LocalizedError, Message, msg, text
+from i18n import Language, LocalizedError, Message, msg, text
 
 if TYPE_CHECKING:
     from bot.client import KoboBot
@@ -49,6 +50,7 @@ class Training(commands.Cog):
         self.settings = bot.settings
         self.finetune = bot.services.finetune
         self.preview_timeout = PREVIEW_TIMEOUT_SECONDS
+        self.pages_timeout = PAGES_TIMEOUT_SECONDS
         self.poller = FineTunePoller(
             self.finetune,
             DiscordNoticeSink(bot),
@@ -207,21 +209,33 @@ class Training(commands.Cog):
 
     # --- following jobs -----------------------------------------------------------------
 
-    @app_commands.command(name="jobs", description="Fine-tuning jobs, newest first")
-    @app_commands.describe(status="Which jobs to list", page="Page number")
+    @app_commands.command(name="jobs", description=localized("command.jobs.description"))
+    @app_commands.describe(
+        status=localized("command.jobs.option.status"),
+        page=localized("command.jobs.option.page"),
+    )
+    @app_commands.choices(
+        status=[
+            app_commands.Choice(name=localized(f"choice.job_status.{status}"), value=status)
+            for status in get_args(JobStatusFilter)
+        ]
+    )
     @app_commands.guild_only()
     async def jobs(
         self,
         interaction: discord.Interaction,
-        status: JobStatusFilter = "all",
+        status: str = "all",
         page: app_commands.Range[int, 1, 1000] = 1,
     ):
-        jobs = await self.finetune.list_jobs(
-            status=None if status == "all" else status,
-            limit=PAGE_SIZE,
-            offset=(page - 1) * PAGE_SIZE,
-        )
-        await interaction.response.send_message(embed=jobs_embed(jobs, page, status))
+        async def jobs_page(asked: int, language: Language) -> Page:
+            listed = None if status == "all" else status
+            window = page_window(await self.finetune.count_jobs(listed), asked, PAGE_SIZE)
+            jobs = await self.finetune.list_jobs(
+                status=listed, limit=window.size, offset=window.offset
+            )
+            return Page(jobs_embed(jobs, status, language), window)
+
+        await send_pages(interaction, jobs_page, first_page=page, expire_after=self.pages_timeout)
 
     @app_commands.command(name="job", description=localized("command.job.description"))
     @app_commands.describe(job_id=localized("command.job.option.job_id"))

@@ -169,26 +169,28 @@ def plan_embed(
     return embed
 
 
-def job_line(job: JobRecord) -> str:
+def job_line(job: JobRecord, language: Language) -> str:
     icon = STATUS_ICONS.get(job.status, "•")
     model = f" → `{job.fine_tuned_model}`" if job.fine_tuned_model else ""
     when = relative_time(job.created_at)
     who = f"<@{job.requested_by}>"
-    line = f"{icon} `{job.job_id}` {_status(job)} · `{job.base_model}`{model} · {who} {when}"
+    status = status_words(job.status, language)
+    line = f"{icon} `{job.job_id}` {status} · `{job.base_model}`{model} · {who} {when}"
     if job.not_followed_reason:
-        line += f" · ⚠️ not followed: {job.not_followed_reason}"
+        reason = not_followed_reason(job.not_followed_reason, language)
+        line += " · " + text("lists.jobs.not_followed", language, reason=reason)
     return line
 
 
-def _status(job: JobRecord) -> str:
-    # Any status, as OpenAI reported it (even one kobo does not know): text from the network.
-    return discord.utils.escape_markdown(job.status)
-
-
-def jobs_embed(jobs: list[JobRecord], page: int, status: str) -> discord.Embed:
-    embed = discord.Embed(title=f"Fine-tuning jobs ({status})", colour=discord.Colour.blurple())
-    embed.description = "\n".join(job_line(j) for j in jobs) if jobs else "No job here."
-    embed.set_footer(text=f"page {page} · newest first · details with /job")
+def jobs_embed(jobs: list[JobRecord], status: str, language: Language) -> discord.Embed:
+    """One page of /jobs; ``status`` is the filter chosen (a choice.job_status.* name)."""
+    title = text("lists.jobs.title", language, status=text(f"choice.job_status.{status}", language))
+    embed = discord.Embed(title=title, colour=discord.Colour.blurple())
+    if jobs:
+        embed.description = "\n".join(job_line(j, language) for j in jobs)
+    else:
+        embed.description = text("lists.jobs.empty", language)
+    embed.set_footer(text=text("lists.jobs.footer", language))
     return embed
 
 

@@ -165,7 +165,9 @@ class AssignModal(KoboModal):
             by_id=str(interaction.user.id),
             by_name=interaction.user.display_name,
         )
-        await interaction.response.send_message(change_message(change, bot.settings.default_model))
+        await interaction.response.send_message(
+            change_message(change, bot.settings.default_model, reply_language(interaction))
+        )
 
     async def on_error(self, interaction: discord.Interaction, error: Exception) -> None:
         await send_ephemeral(

@@ -6,6 +6,7 @@ import aiohttp
 import pytest
 
 from bot.app import KoboApp
+from i18n import text
 from tests.conftest import Workshop, show_every_command_to_everyone
 from tests.fakes.discord import FakeDiscord
 
@@ -25,7 +26,8 @@ async def command(fake: FakeDiscord, name: str, options: dict, user):
 
 async def test_commands_are_synced_to_the_workshop_guild(kobo, fake_discord, workshop):
     names = {c["name"] for c in fake_discord.synced_commands(workshop.guild)}
-    assert {"assign", "unassign", "stacks", "augment", "datasets", "train", "jobs"} <= names
+    expected = {"assign", "unassign", "stacks", "augment", "datasets", "train", "jobs", "template"}
+    assert expected <= names
     assert fake_discord.synced_commands() == []  # nothing registered globally
 
 
@@ -152,3 +154,119 @@ async def test_without_guild_id_commands_are_synced_globally(fake_discord, kobo_
             await app.wait_until_ready()
     names = {c["name"] for c in fake_discord.synced_commands()}
     assert {"assign", "unassign", "stacks", "augment", "datasets", "train", "jobs"} <= names
+
+
+def model(name: str, language: str) -> str:
+    return text("robots.model", language, model=name)
+
+
+def default(language: str) -> str:
+    return text("robots.default_model", language, model="gpt-4o-mini")
+
+
+async def test_assign_and_unassign_answer_in_the_staff_members_language(
+    kobo, fake_discord, workshop
+):
+    assigned = await (
+        await fake_discord.invoke(
+            "assign", {"stack_id": 4, "model": FINE_TUNE}, user=workshop.staff, locale="ja"
+        )
+    ).wait_response()
+    assert assigned.content == text(
+        "robots.changed", "ja", stack_id=4, old=default("ja"), new=model(FINE_TUNE, "ja")
+    )
+    assert "次に起動したとき" in assigned.content
+    again = await (
+        await fake_discord.invoke(
+            "assign", {"stack_id": 4, "model": FINE_TUNE}, user=workshop.staff, locale="ja"
+        )
+    ).wait_response()
+    assert again.content == text("robots.unchanged", "ja", stack_id=4, new=model(FINE_TUNE, "ja"))
+    back = await (
+        await fake_discord.invoke("unassign", {"stack_id": 4}, user=workshop.staff, locale="ja")
+    ).wait_response()
+    assert back.content == text(
+        "robots.changed", "ja", stack_id=4, old=model(FINE_TUNE, "ja"), new=default("ja")
+    )
+    assert "`gpt-4o-mini`（既定）" in back.content
+    nothing = await (
+        await fake_discord.invoke("unassign", {"stack_id": 4}, user=workshop.staff, locale="ja")
+    ).wait_response()
+    assert nothing.content == text(
+        "robots.nothing_to_unassign", "ja", stack_id=4, model="gpt-4o-mini"
+    )
+    english = await (
+        await fake_discord.invoke("unassign", {"stack_id": 4}, user=workshop.staff)
+    ).wait_response()
+    assert english.content == text(
+        "robots.nothing_to_unassign", "en", stack_id=4, model="gpt-4o-mini"
+    )
+
+
+@pytest.mark.parametrize(("locale", "language"), [("ja", "ja"), ("en-GB", "en")])
+async def test_a_bad_model_name_is_explained_in_the_staff_members_language(
+    kobo, fake_discord, workshop, locale, language
+):
+    reply = await (
+        await fake_discord.invoke(
+            "assign", {"stack_id": 2, "model": "gpt 4o"}, user=workshop.staff, locale=locale
+        )
+    ).wait_response()
+    assert reply.ephemeral
+    assert reply.content == text("robots.model_id.bad_characters", language, characters="' '")
+    assert "That does not work" not in reply.content
+
+
+async def test_stacks_reads_in_japanese_for_a_japanese_reader(kobo, fake_discord, workshop):
+    empty = await (
+        await fake_discord.invoke("stacks", {}, user=workshop.child, locale="ja")
+    ).wait_response()
+    assert empty.embeds[0]["title"] == "スタックチャン一覧"
+    assert empty.embeds[0]["description"] == text("robots.stacks.empty", "ja", model="gpt-4o-mini")
+
+    await (
+        await fake_discord.invoke(
+            "assign", {"stack_id": 4, "model": FINE_TUNE}, user=workshop.staff
+        )
+    ).wait_response()
+    await get_text(kobo, 9)  # asked, never assigned
+    reply = await (
+        await fake_discord.invoke("stacks", {}, user=workshop.child, locale="ja")
+    ).wait_response()
+    embed = reply.embeds[0]
+    first, second = embed["description"].splitlines()
+    assert first.startswith(f"**4** · `{FINE_TUNE}`（alice さんが <t:")
+    assert first.endswith("に設定） · 最後の問い合わせ: まだありません")
+    assert second.startswith("**9** · `gpt-4o-mini`（既定） · 最後の問い合わせ: <t:")
+    assert embed["footer"]["text"] == (
+        "1 / 1 ページ · ロボット 2 台 · 問い合わせのないロボット 1 台 · 既定のモデル gpt-4o-mini"
+    )
+
+
+async def test_stacks_pages_through_many_robots(kobo, fake_discord, workshop):
+    for stack_id in range(1, 32):  # 15 a page: three pages
+        await kobo.services.robots.assign(stack_id, "gpt-4.1-mini", by_id="1", by_name="alice")
+    reply = await (await fake_discord.invoke("stacks", {}, user=workshop.child)).wait_response()
+    embed = reply.embeds[0]
+    assert embed["footer"]["text"].startswith("page 1 / 3 · 31 robots · 31 never asked")
+    assert [line.split(" ·")[0] for line in embed["description"].splitlines()] == [
+        f"**{n}**" for n in range(1, 16)
+    ]
+    forward = next(b for b in reply.buttons if b["label"] == "▶")
+    click = await fake_discord.press_button(reply, forward["custom_id"], user=workshop.child)
+    await click.wait_response()
+    turned = fake_discord.get_message(reply.id).embeds[0]
+    assert turned["footer"]["text"].startswith("page 2 / 3 · 31 robots")
+    assert turned["description"].splitlines()[0].startswith("**16** · ")
+
+
+async def test_robot_commands_are_described_in_japanese_and_english(kobo, fake_discord, workshop):
+    for name in ("assign", "unassign", "stacks"):
+        synced = fake_discord.synced_command(name, workshop.guild)
+        assert synced["description"] == text(f"command.{name}.description", "en")
+        assert synced["description_localizations"]["ja"] == text(
+            f"command.{name}.description", "ja"
+        )
+        for option in synced.get("options", []):
+            key = f"command.{name}.option.{option['name']}"
+            assert option["description_localizations"]["ja"] == text(key, "ja")

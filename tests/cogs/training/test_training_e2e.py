@@ -379,7 +379,7 @@ async def test_assign_button_explains_a_bad_robot_number(kobo, fake_discord, fak
     done = await fake_discord.wait_for_channel_message(
         workshop.channel, lambda m: "succeeded" in m.content
     )
-    for typed, says in (("abc", "`abc` is not a robot number"), ("0", "That does not work: ")):
+    for typed, says in (("abc", "`abc` is not a robot number"), ("0", "no robot number 0")):
         click = await fake_discord.press_button(
             done, button(done, "Assign to a robot…"), user=workshop.staff
         )
