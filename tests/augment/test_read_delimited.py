@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from augment import InputError, ReadLimits, SkippedRow, read_sheet
+from augment import InputError, ReadLimits, read_sheet
 
 LIMITS = ReadLimits(max_bytes=100_000, max_rows=50)
 CSV_TEXT = (
@@ -39,7 +39,7 @@ def test_csv_in_each_excel_encoding_reads_the_same(data: bytes) -> None:
     assert pairs(result) == EXPECTED
     assert result.examples[0].content_of("system") == "あなたはスタックチャン"
     # A cell with a line break is still one row, as Excel shows it.
-    assert result.skipped == [SkippedRow(5, "assistant is empty")]
+    assert [str(skip) for skip in result.skipped] == ["row 5: assistant is empty"]
 
 
 def test_tsv_with_header_in_any_order_and_case() -> None:
@@ -65,8 +65,9 @@ def test_missing_column_in_csv_says_which() -> None:
     with pytest.raises(InputError) as error:
         read_sheet(data, "m.csv", default_system=None, limits=LIMITS)
     assert str(error.value) == (
-        "m.csv, header row 1: missing column(s) user (found system (column 1), "
-        "assistant (column 3))."
+        # Columns by their letters: staff open CSV files in Excel.
+        "m.csv, header row 1: missing column(s) user (found system (column A) and "
+        "assistant (column C))."
     )
 
 

@@ -45,7 +45,7 @@ def test_examples_pass_through_with_every_field() -> None:
             ]
         },
     ]
-    assert [example.source for example in result.examples] == ["line 1", "line 4"]
+    assert [str(example.source) for example in result.examples] == ["line 1", "line 4"]
     assert result.rows_read == 2
 
 

@@ -145,11 +145,14 @@ QUESTIONS = "system,user,assistant\n" + "".join(f"s,question {i},answer {i}\n" f
 @pytest.mark.parametrize(
     ("option", "message"),
     [
-        (("--top-k", "0"), "--top-k 0 is invalid: Input should be greater than or equal to 1"),
-        (("--batch-size", "0"), "--batch-size 0 is invalid: Input should be greater than or equal"),
+        (
+            ("--top-k", "0"),
+            "--top-k 0 is invalid: it must be between 1 and 100 (as for AUGMENT_TOP_K)",
+        ),
+        (("--batch-size", "0"), "--batch-size 0 is invalid: it must be between 1 and 1024"),
         (
             ("--batch-size", "100000"),
-            "--batch-size 100000 is invalid: Input should be less than or equal to 1024 "
+            "--batch-size 100000 is invalid: it must be between 1 and 1024 "
             "(as for AUGMENT_BATCH_SIZE)",
         ),
     ],

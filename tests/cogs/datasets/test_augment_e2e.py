@@ -148,7 +148,7 @@ async def test_a_file_over_the_size_limit_is_refused_before_download(kobo, fake_
         {"file": fake_discord.attachment("big.csv", b"x" * 500), "method": "duplicate", "count": 2},
         workshop.staff,
     )
-    assert reply.ephemeral and "big.csv: 500 bytes is over the limit of 100 bytes" in reply.content
+    assert reply.ephemeral and "big.csv: the file is 500 bytes, over the limit of 100" in reply.content
     assert not fake_discord.requests_to("GET", "/attachments/")
 
 
