@@ -117,9 +117,7 @@ def _new_per_row(
         if count < 2:
             raise AugmentOptionError(msg("augment.option.bert_count_one"))
         if not 1 <= top_k <= MAX_TOP_K:
-            raise AugmentOptionError(
-                msg("augment.option.top_k_range", most=MAX_TOP_K, top_k=top_k)
-            )
+            raise AugmentOptionError(msg("augment.option.top_k_range", most=MAX_TOP_K, top_k=top_k))
         if fill_mask is None:
             raise AugmentOptionError(msg("augment.option.bert_needs_model"))
     new = count - 1

@@ -38,7 +38,7 @@ class ModelDownload:
 
     @property
     def message(self) -> Message:
-        """"Downloading the model… (12.3 MB)" / "モデルをダウンロードしています… (12.3 MB)"."""
+        """What the reader sees: ``Downloading the model… (12.3 MB)``."""
         return msg("augment.progress.downloading", size=megabytes(self.downloaded))
 
 

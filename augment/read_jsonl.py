@@ -52,9 +52,7 @@ def parse_example(
     problems = example_problems(obj)
     if problems:
         shown = joined(problems[:SHOWN_PROBLEMS], more=max(0, len(problems) - SHOWN_PROBLEMS))
-        raise InputError(
-            msg("augment.jsonl.bad_line", file=filename, line=line, problems=shown)
-        )
+        raise InputError(msg("augment.jsonl.bad_line", file=filename, line=line, problems=shown))
     messages = obj["messages"]
     if messages[0]["role"] != "system" and default_system:
         messages = [{"role": "system", "content": default_system}, *messages]

@@ -63,7 +63,7 @@ class SkippedRow:
 
     @property
     def message(self) -> Message:
-        """"row 5: assistant is empty" / "5行目: アシスタントの欄が空です"."""
+        """The row and its reason: ``row 5: assistant is empty`` / ``5行目: …``."""
         return msg("augment.skip.row", row=row(self.row), reason=self.reason)
 
     def __str__(self) -> str:
@@ -188,7 +188,9 @@ def _read_table(
     if not examples:
         if not skipped:
             raise InputError(msg("augment.rows.all_blank", where=where))
-        raise InputError(msg("augment.rows.none_usable", where=where, skipped=skipped_list(skipped)))
+        raise InputError(
+            msg("augment.rows.none_usable", where=where, skipped=skipped_list(skipped))
+        )
     return SheetReadResult(examples=examples, skipped=skipped, rows_read=rows_read)
 
 

@@ -150,8 +150,12 @@ def _check_bounds(flag: str, value: int | None, setting: str) -> None:
     try:
         TypeAdapter(Annotated[field.annotation, field]).validate_python(value)
     except ValidationError:
-        bounds = {name: getattr(rule, name) for rule in field.metadata for name in ("ge", "le")
-                  if hasattr(rule, name)}
+        bounds = {
+            name: getattr(rule, name)
+            for rule in field.metadata
+            for name in ("ge", "le")
+            if hasattr(rule, name)
+        }
         raise LocalizedError(
             msg(
                 "augment.cli.out_of_bounds",

@@ -159,9 +159,7 @@ def example_chars(messages: list[dict[str, Any]]) -> int:
     return sum(len(value) for m in messages for value in m.values() if isinstance(value, str))
 
 
-def length_problems(
-    messages: list[dict[str, Any]], max_tokens_per_example: int
-) -> list[Message]:
+def length_problems(messages: list[dict[str, Any]], max_tokens_per_example: int) -> list[Message]:
     """An example that must be over the limit, whatever its text: told apart without tokenizing,
     which is slow on such text (one long word of megabytes takes tiktoken minutes)."""
     chars = example_chars(messages)

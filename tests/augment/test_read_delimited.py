@@ -92,3 +92,28 @@ def test_csv_byte_limit() -> None:
         InputError, match=r"^big\.csv: the file is 415 bytes, over the limit of 400"
     ):
         read_sheet(data, "big.csv", default_system="s", limits=ReadLimits(400, 1000))
+
+
+@pytest.mark.parametrize(
+    ("data", "japanese"),
+    [
+        (
+            b"system,user,assistant\ns,u,a\n" + b"s,\x81\xff,a\n",
+            "bad.csv 3行目: 文字コードが UTF-8 でも Shift_JIS (cp932) でもありません。"
+            "Excel で「CSV UTF-8」形式で保存し直してから、もう一度送ってください。",
+        ),
+        (
+            "システム,質問\ns,u\n".encode(),
+            "bad.csv 1行目の見出し: アシスタントの列がありません（見つかった列: システム（A列）と"
+            "ユーザー（B列））。列を書き足してから、もう一度送ってください。",
+        ),
+        (
+            ("user,assistant\n" + "u,a\n" * 60).encode(),
+            "bad.csv: 行が上限の50行を超えています。いくつかのファイルに分けてから送ってください。",
+        ),
+    ],
+)
+def test_problems_read_in_japanese_naming_rows_and_columns_as_excel_does(data, japanese) -> None:
+    with pytest.raises(InputError) as error:
+        read_sheet(data, "bad.csv", default_system="s", limits=LIMITS)
+    assert error.value.render("ja") == japanese

@@ -77,6 +77,9 @@ def test_excel_error_cell_skips_the_row_naming_the_column() -> None:
     assert [str(skip) for skip in result.skipped] == [
         "row 2: assistant (column C) shows the Excel error #REF!"
     ]
+    assert result.skipped[0].message.render("ja") == (
+        "2行目: C列（アシスタント）に Excel のエラー #REF! が出ています"
+    )
 
 
 def test_without_learning_data_the_first_sheet_with_a_header_is_used() -> None:
@@ -136,7 +139,9 @@ def test_learning_data_missing_a_column_says_which() -> None:
 
 def test_a_column_named_twice_is_an_error() -> None:
     data = workbook_bytes([("LearningData", [["system", "user", "assistant", "User"]])])
-    with pytest.raises(InputError, match="the column user appears twice \\(column B and column D\\); keep one"):
+    with pytest.raises(
+        InputError, match="the column user appears twice \\(column B and column D\\); keep one"
+    ):
         read_sheet(data, "twice.xlsx", default_system=None, limits=LIMITS)
 
 
@@ -147,6 +152,10 @@ def test_no_sheet_with_a_header_lists_the_sheets() -> None:
     message = str(error.value)
     assert message.startswith("h.xlsx: no sheet has a header row")
     assert "(sheets: 'Sheet1' and 'Sheet2')" in message
+    assert error.value.render("ja").startswith(
+        "h.xlsx: 「システム」「ユーザー」「アシスタント」の見出しがあるシートが見つかりません"
+        "（シート: 「Sheet1」と「Sheet2」）。"
+    )
 
 
 def test_learning_data_without_header_shows_what_is_there() -> None:
