@@ -14,7 +14,7 @@ from augment.table import Where
 from finetune.jsonl import JSONLineError, line_place, parse_json_line
 from finetune.validation import example_problems
 from i18n import msg
-from i18n.lists import joined
+from i18n.joining import joined
 
 SHOWN_PROBLEMS = 3  # of one line; the first ones are what to fix first
 

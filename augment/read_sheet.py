@@ -34,7 +34,7 @@ from augment.table import (
     values,
 )
 from i18n import Message, msg, row
-from i18n.lists import joined
+from i18n.joining import joined
 
 EXCEL_SUFFIXES = (".xlsx", ".xlsm")
 SUFFIXES = (*EXCEL_SUFFIXES, ".csv", ".tsv", ".jsonl")

@@ -16,7 +16,7 @@ from augment.errors import InputError
 from augment.table import HEADER_SEARCH_ROWS, Row, Where, is_header_like, quoted
 from augment.xlsx_zip import count_texts_and_cells, first_value_row_after
 from i18n import Message, msg, row
-from i18n.lists import joined
+from i18n.joining import joined
 
 PREFERRED_SHEET = "learningdata"
 # The reader looks at the first ten columns (A to J) only: the template's three columns and notes

@@ -15,7 +15,7 @@ from typing import Any
 
 from augment.errors import InputError
 from i18n import Message, column_letters, msg, row
-from i18n.lists import joined
+from i18n.joining import joined
 
 COLUMNS = ("system", "user", "assistant")
 REQUIRED_COLUMNS = ("user", "assistant")

@@ -154,7 +154,13 @@ class TrainingPlan:
     @property
     def problems(self) -> list[str]:
         """Parameter problems, then the files' problems, in English."""
-        return list(self.param_problems) + [str(p) for p in self.file_problems]
+        return [str(problem) for problem in self.problem_messages]
+
+    @property
+    def problem_messages(self) -> list[Message | str]:
+        """:attr:`problems` for a reader: the files' problems are catalogue messages
+        (``render(language)``); the parameter problems are texts."""
+        return [*self.param_problems, *(problem.full_message for problem in self.file_problems)]
 
     @property
     def file_problems(self) -> list[Problem]:

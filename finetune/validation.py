@@ -29,7 +29,7 @@ from typing import Any
 
 from finetune.jsonl import JSONLineError, line_place, parse_json_line
 from finetune.tokens import MAX_CHARS_PER_TOKEN
-from i18n import Message, msg
+from i18n import Language, Message, msg
 
 MIN_EXAMPLES = 10  # OpenAI refuses to start a job with fewer training examples
 ALLOWED_ROLES = ("system", "user", "assistant")
@@ -62,6 +62,9 @@ class Problem:
             line=line_place(self.line),
             problem=self.message,
         )
+
+    def render(self, language: Language) -> str:
+        return self.full_message.render(language)
 
     def __str__(self) -> str:
         return str(self.full_message)

@@ -108,11 +108,9 @@ def test_file_problems_and_validation_file_problems_are_both_shown():
     )
     assert not plan.ok
     assert plan.problems[0].startswith("valid.jsonl line 1: not valid JSON")
-    assert (
-        plan.file_problems[0]
-        .full_message.render("ja")
-        .startswith("valid.jsonl 1行目: JSON として正しくありません")
-    )
+    japanese = [p if isinstance(p, str) else p.render("ja") for p in plan.problem_messages]
+    assert japanese[0].startswith("valid.jsonl 1行目: JSON として正しくありません")
+    assert [str(p) for p in plan.problem_messages] == plan.problems
     assert plan.training.problem_count == 0
     assert plan.validation.lines == 1
 

@@ -1,7 +1,7 @@
 """Several messages in one sentence: "B and D", "row 4: ...; row 7: ...; and 3 more".
 
 Each language joins lists its own way (Japanese "B列とD列", "4行目: …／7行目: …"), so a list
-is a :class:`~i18n.Message` too, built from the catalogue's ``list.*`` messages.
+is a :class:`~i18n.Message` too, built from the catalogue's ``join.*`` messages.
 """
 
 from __future__ import annotations
@@ -21,10 +21,10 @@ def joined(items: Sequence[Message], *, style: ListStyle = "clauses", more: int 
     if not items:
         raise ValueError("a list needs at least one item")
     if style == "names" and len(items) > 1:
-        result = msg("list.and", first=_fold(items[:-1], "list.names"), last=items[-1])
+        result = msg("join.and", first=_fold(items[:-1], "join.names"), last=items[-1])
     else:
-        result = _fold(items, "list.names" if style == "names" else "list.clauses")
-    return msg("list.more", items=result, count=more) if more > 0 else result
+        result = _fold(items, "join.names" if style == "names" else "join.clauses")
+    return msg("join.more", items=result, count=more) if more > 0 else result
 
 
 def _fold(items: Sequence[Message], key: str) -> Message:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from i18n import msg, row
-from i18n.lists import joined
+from i18n.joining import joined
 
 
 def column(letter: str):
