@@ -13,7 +13,7 @@ import openpyxl
 from openpyxl.reader.excel import ExcelReader
 
 from augment.errors import InputError
-from augment.table import HEADER_SEARCH_ROWS, Row, Where, is_header_like, quoted
+from augment.table import HEADER_SEARCH_ROWS, Row, Where, is_header_like
 from augment.xlsx_zip import count_texts_and_cells, first_value_row_after
 from i18n import Message, msg, row
 from i18n.joining import joined
@@ -107,9 +107,7 @@ def _check_archive(
             crowded = max(cells_by_part, key=cells_by_part.__getitem__)
             title = _sheet_title(data, crowded)
             where = (
-                msg("augment.xlsx.sheet", sheet=quoted(title))
-                if title is not None
-                else msg("augment.xlsx.part", part=crowded)
+                sheet_name(title) if title is not None else msg("augment.xlsx.part", part=crowded)
             )
             raise InputError(
                 msg(
@@ -161,7 +159,7 @@ def choose_sheet(workbook: Any, filename: Where) -> Any:
         top_rows = _sheet_rows(sheet, filename, HEADER_SEARCH_ROWS)
         if any(is_header_like(cells) for _, cells in top_rows):
             return sheet
-    names = joined([quoted(sheet.title) for sheet in workbook.worksheets], style="names")
+    names = joined([sheet_name(sheet.title) for sheet in workbook.worksheets], style="names")
     raise InputError(msg("augment.xlsx.no_header_sheet", file=filename, sheets=names))
 
 
@@ -202,7 +200,12 @@ def _refuse_values_below(sheet: Any, filename: Where, row_number: int) -> None:
 
 def sheet_where(filename: Where, title: str) -> Message:
     """A sheet of the file, for messages: "robot.xlsx, sheet 'LearningData'"."""
-    return msg("augment.where.sheet", file=filename, sheet=quoted(title))
+    return msg("augment.where.sheet", file=filename, sheet=sheet_name(title))
+
+
+def sheet_name(title: str) -> Message:
+    """A sheet, named as the reader says it: "sheet 'LearningData'" / "「LearningData」シート"."""
+    return msg("augment.sheet", sheet=title)
 
 
 def _unreadable_sheet(sheet: Any, filename: Where, error: Exception) -> InputError:

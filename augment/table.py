@@ -86,11 +86,6 @@ def column_place(index: int) -> Message:
     return msg("place.column", column=column_letters(index + 1))
 
 
-def quoted(text: str) -> Message:
-    """A name from the file (a sheet, a cell's text), quoted the reader's way: 'x' / 「x」."""
-    return msg("augment.quoted", text=text)
-
-
 def header_columns(cells: Sequence[Any]) -> dict[str, list[int]]:
     """Where each known column name appears in a row (a name may appear twice: that is an error)."""
     found: dict[str, list[int]] = {}

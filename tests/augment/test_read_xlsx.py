@@ -151,10 +151,10 @@ def test_no_sheet_with_a_header_lists_the_sheets() -> None:
         read_sheet(data, "h.xlsx", default_system=None, limits=LIMITS)
     message = str(error.value)
     assert message.startswith("h.xlsx: no sheet has a header row")
-    assert "(sheets: 'Sheet1' and 'Sheet2')" in message
+    assert "(looked in sheet 'Sheet1' and sheet 'Sheet2')" in message
     assert error.value.render("ja").startswith(
         "h.xlsx: 「システム」「ユーザー」「アシスタント」の見出しがあるシートが見つかりません"
-        "（シート: 「Sheet1」と「Sheet2」）。"
+        "（「Sheet1」シートと「Sheet2」シートを見ました）。"
     )
 
 
