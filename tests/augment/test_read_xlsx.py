@@ -276,6 +276,10 @@ def test_a_row_after_a_long_blank_stretch_is_reported_not_dropped() -> None:
         "gap.xlsx, sheet 'LearningData': row 12005 comes after 10,000 blank rows, and reading "
         "stops at such a gap; delete the blank rows above it."
     )
+    assert error.value.render("ja") == (
+        "gap.xlsx の「LearningData」シート: 12005行目の前に 10,000 行の空行が続いていて、"
+        "読み込みがそこで止まります。上の空行を消してから、もう一度送ってください。"
+    )
 
 
 def test_formatted_rows_and_empty_formula_results_far_below_are_not_values() -> None:
