@@ -339,4 +339,6 @@ async def test_the_first_bert_run_says_the_model_is_downloading(
     clear_cache()
     assert done.id == public.id
     assert "データセット **#1**" in done.content
+    assert "- 読み込んだ行: 3行" in done.content.splitlines()
+    assert "新しくできた文の例:" in done.content.splitlines()
     assert len(done.file("robot-bert.jsonl").data.splitlines()) == 6
