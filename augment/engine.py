@@ -27,6 +27,7 @@ from augment.candidates import Rejection, candidate_word
 from augment.errors import AugmentOptionError
 from augment.example import Example
 from augment.nouns import Span, noun_spans
+from i18n import msg
 
 if TYPE_CHECKING:
     from augment.fill_mask import FillMaskModel
@@ -105,21 +106,20 @@ def _new_per_row(
     fill_mask: FillMaskModel | None,
 ) -> int:
     if method not in METHODS:
-        raise AugmentOptionError(f"unknown method {method!r}; use one of {', '.join(METHODS)}.")
+        raise AugmentOptionError(
+            msg("augment.option.unknown_method", method=method, methods=", ".join(METHODS))
+        )
     if count < 1:
-        raise AugmentOptionError(f"count must be at least 1 (got {count}).")
+        raise AugmentOptionError(msg("augment.option.count_too_small", count=count))
     if max_new_per_row is not None and max_new_per_row < 0:
-        raise AugmentOptionError(f"max_new_per_row cannot be negative (got {max_new_per_row}).")
+        raise AugmentOptionError(msg("augment.option.cap_negative", value=max_new_per_row))
     if method == "bert":
         if count < 2:
-            raise AugmentOptionError(
-                "count 1 would keep only the originals; with bert use 2 or more "
-                "(count = how many times bigger the data gets at most)."
-            )
+            raise AugmentOptionError(msg("augment.option.bert_count_one"))
         if not 1 <= top_k <= MAX_TOP_K:
-            raise AugmentOptionError(f"top_k must be between 1 and {MAX_TOP_K} (got {top_k}).")
+            raise AugmentOptionError(msg("augment.option.top_k_range", most=MAX_TOP_K, top_k=top_k))
         if fill_mask is None:
-            raise AugmentOptionError("the bert method needs a fill-mask model.")
+            raise AugmentOptionError(msg("augment.option.bert_needs_model"))
     new = count - 1
     return new if max_new_per_row is None else min(new, max_new_per_row)
 

@@ -1,10 +1,16 @@
-"""Errors the augmentation engine raises on purpose; ``str(error)`` is a complete user message."""
+"""Errors the augmentation engine raises on purpose: each carries a catalogue message.
+
+``error.render(language)`` is the complete user message in that language (``str(error)`` the
+English one): it names what is wrong and where, and is safe to show as it is.
+"""
 
 from __future__ import annotations
 
+from i18n import LocalizedError
 
-class AugmentError(Exception):
-    """Base class: the message names what is wrong and where, and is safe to show as it is."""
+
+class AugmentError(LocalizedError):
+    """Base class: the message names what is wrong and where, and what to do about it."""
 
 
 class InputError(AugmentError):

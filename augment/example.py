@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from i18n import Message
+
 
 @dataclass(frozen=True)
 class Example:
@@ -13,15 +15,18 @@ class Example:
 
     Messages are kept as dicts so that fields we do not interpret (an assistant turn's ``weight``,
     a ``name``) pass through to the output unchanged; ``extra`` holds such top-level fields of a
-    JSONL line. ``source`` says where it came from ("row 5", "line 3") for messages to the user.
+    JSONL line. ``source`` says where it came from (row 5 of a sheet, line 3 of a JSONL file) for
+    messages to the user.
     """
 
     messages: tuple[Mapping[str, Any], ...]
     extra: Mapping[str, Any] = field(default_factory=dict)
-    source: str = ""
+    source: Message | None = None
 
     @classmethod
-    def from_turns(cls, system: str, user: str, assistant: str, *, source: str = "") -> Example:
+    def from_turns(
+        cls, system: str, user: str, assistant: str, *, source: Message | None = None
+    ) -> Example:
         return cls(
             messages=(
                 {"role": "system", "content": system},

@@ -10,19 +10,26 @@ Two ways to predict, which must give the same token ids:
 
 torch and transformers are imported inside the functions so that ``import augment`` stays cheap
 for a bot that may never use this method.
+
+The first run with a Hub model downloads it (hundreds of MB): ``on_download(bytes_so_far)`` is
+told how far the download got, from what has reached the Hugging Face cache folder, so a person
+waiting sees something move.
 """
 
 from __future__ import annotations
 
 import gc
+import os
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from augment.candidates import TokenRules
 from augment.errors import ModelLoadError
+from i18n import msg
 
 if TYPE_CHECKING:
     import torch
@@ -30,6 +37,8 @@ if TYPE_CHECKING:
 DEFAULT_MODEL = "tohoku-nlp/bert-base-japanese-v3"
 DEFAULT_BATCH_SIZE = 32
 HUB_PROBE_SECONDS = 5.0
+# How often the download's size is looked at: a progress message changes every few seconds.
+DOWNLOAD_POLL_SECONDS = 0.25
 WORD_START_MARKERS = ("▁", "Ġ")  # SentencePiece and byte-level BPE mark the start of a word
 CONTINUATION_PREFIX = "##"  # WordPiece marks a piece that continues a word
 
@@ -48,18 +57,28 @@ class _Loaded:
     lock: threading.Lock
 
 
-def load_fill_mask(name_or_path: str, *, batch_size: int = DEFAULT_BATCH_SIZE) -> FillMaskModel:
+DownloadProgress = Callable[[int], None]
+
+
+def load_fill_mask(
+    name_or_path: str,
+    *,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    on_download: DownloadProgress | None = None,
+) -> FillMaskModel:
     """Load (once per process) the model at a local directory or with a Hugging Face Hub id.
 
     Raises ModelLoadError with a one-line reason when it cannot be loaded or has no mask token.
+    While a Hub model downloads, ``on_download(bytes_so_far)`` is called from other threads: at
+    once with what is there, then whenever it grew.
     """
     if batch_size < 1:
-        raise ModelLoadError(f"batch size must be at least 1 (got {batch_size}).")
+        raise ModelLoadError(msg("augment.model.batch_size", size=batch_size))
     key = _cache_key(name_or_path)
     with _cache_lock:
         loaded = _cache.get(key)
         if loaded is None:
-            loaded = _load(name_or_path)
+            loaded = _load(name_or_path, on_download)
             _cache[key] = loaded
             # torch and transformers leave hundreds of thousands of long-lived objects; a full
             # garbage collection over them, triggered from the worker thread, holds the GIL
@@ -74,11 +93,9 @@ def _cache_key(name_or_path: str) -> str:
     return str(path.resolve()) if path.exists() else name_or_path
 
 
-def _load(name_or_path: str) -> _Loaded:
+def _load(name_or_path: str, on_download: DownloadProgress | None) -> _Loaded:
     if _looks_like_a_path(name_or_path) and not Path(name_or_path).expanduser().is_dir():
-        raise ModelLoadError(
-            f"cannot load the fill-mask model {name_or_path!r}: there is no such directory."
-        )
+        raise ModelLoadError(msg("augment.model.no_directory", model=name_or_path))
     try:
         from transformers.utils import logging as hf_logging
 
@@ -88,22 +105,24 @@ def _load(name_or_path: str) -> _Loaded:
             tokenizer, model = _from_pretrained(name_or_path, local_files_only=True)
         except OSError:
             _require_hub(name_or_path)
-            tokenizer, model = _from_pretrained(name_or_path, local_files_only=False)
+            with _watching_download(name_or_path, on_download):
+                tokenizer, model = _from_pretrained(name_or_path, local_files_only=False)
     except ModelLoadError:
         raise
     except Exception as error:  # transformers raises OSError, ValueError, ImportError, ...
         raise ModelLoadError(
-            f"cannot load the fill-mask model {name_or_path!r}: {_first_line(error)}"
+            msg("augment.model.cannot_load", model=name_or_path, reason=_first_line(error))
         ) from error
     if tokenizer.mask_token is None or tokenizer.mask_token_id is None:
-        raise ModelLoadError(
-            f"cannot use the model {name_or_path!r} for fill-mask: its tokenizer has no mask token."
-        )
+        raise ModelLoadError(msg("augment.model.no_mask", model=name_or_path))
     if model.config.vocab_size < len(tokenizer.get_vocab()):
         raise ModelLoadError(
-            f"cannot use the model {name_or_path!r}: its tokenizer has more tokens "
-            f"({len(tokenizer.get_vocab())}) than the model's vocabulary "
-            f"({model.config.vocab_size})."
+            msg(
+                "augment.model.vocab_mismatch",
+                model=name_or_path,
+                tokens=len(tokenizer.get_vocab()),
+                vocabulary=model.config.vocab_size,
+            )
         )
     model.eval()
     return _Loaded(tokenizer=tokenizer, model=model, lock=threading.Lock())
@@ -115,19 +134,66 @@ def _require_hub(name: str) -> None:
     from huggingface_hub import constants, get_session
 
     if constants.HF_HUB_OFFLINE:
-        reason = "HF_HUB_OFFLINE is set"
+        reason = msg("augment.model.offline")
     else:
         try:
             get_session().head(f"{constants.ENDPOINT}/api/models/{name}", timeout=HUB_PROBE_SECONDS)
             return  # any answer, even "not found", means the download can be tried
         except Exception:  # the HTTP client's connect, timeout and proxy errors
-            reason = f"the Hugging Face Hub ({constants.ENDPOINT}) cannot be reached"
-    raise ModelLoadError(
-        f"cannot load the fill-mask model {name!r} (AUGMENT_MODEL): it is not in the local cache "
-        f"and {reason}. Download it once on a machine with internet access (it is kept in "
-        "HF_HOME), or set AUGMENT_MODEL to a local folder holding the model (config.json, the "
-        "weights and the tokenizer files)."
-    )
+            reason = msg("augment.model.hub_unreachable", endpoint=constants.ENDPOINT)
+    raise ModelLoadError(msg("augment.model.not_cached", model=name, reason=reason))
+
+
+@contextmanager
+def _watching_download(name: str, on_download: DownloadProgress | None) -> Iterator[None]:
+    """Report the size of the model's Hugging Face cache folder while the block runs.
+
+    Watching the folder (where huggingface_hub writes each file, ``*.incomplete`` while it
+    arrives) needs no hook into transformers, which offers none for from_pretrained.
+    """
+    if on_download is None:
+        yield
+        return
+    from huggingface_hub import constants
+    from huggingface_hub.file_download import repo_folder_name
+
+    blobs = Path(constants.HF_HUB_CACHE) / repo_folder_name(repo_id=name, repo_type="model")
+    blobs /= "blobs"
+    done = threading.Event()
+
+    def watch() -> None:
+        reported = None
+        while True:
+            size = _folder_bytes(blobs)
+            if size != reported:
+                on_download(size)
+                reported = size
+            if done.wait(DOWNLOAD_POLL_SECONDS):
+                return
+
+    watcher = threading.Thread(target=watch, name="model-download-progress", daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        done.set()
+        watcher.join()
+
+
+def _folder_bytes(folder: Path) -> int:
+    """Bytes of the files in ``folder`` (0 while it does not exist); files may come and go."""
+    total = 0
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return 0
+    for entry in entries:
+        try:
+            if entry.is_file(follow_symlinks=False):
+                total += entry.stat(follow_symlinks=False).st_size
+        except OSError:
+            continue  # renamed from .incomplete to its final name meanwhile
+    return total
 
 
 def _from_pretrained(name_or_path: str, *, local_files_only: bool) -> tuple[Any, Any]:

@@ -8,17 +8,15 @@ from collections.abc import Iterator
 
 from augment.errors import InputError
 from augment.export import unguard_formula
-from augment.table import Row
+from augment.table import Row, Where
+from finetune.jsonl import line_place
+from i18n import msg
 
 # Japanese Excel saves "CSV" as cp932 unless the user picks "CSV UTF-8".
 ENCODINGS = ("utf-8-sig", "cp932")
 
 
-def column_number(index: int) -> str:
-    return f"column {index + 1}"
-
-
-def decode_text(data: bytes, filename: str) -> str:
+def decode_text(data: bytes, filename: Where) -> str:
     """Strict UTF-8 first (a UTF-8 file almost never decodes as cp932 by accident), then cp932."""
     failures: list[UnicodeDecodeError] = []
     for encoding in ENCODINGS:
@@ -29,13 +27,10 @@ def decode_text(data: bytes, filename: str) -> str:
     # The encoding that got further is the one the file was most likely meant to be in.
     furthest = max(failures, key=lambda error: error.start)
     line = data.count(b"\n", 0, furthest.start) + 1
-    raise InputError(
-        f"{filename}, line {line}: the text is neither UTF-8 nor Shift_JIS (cp932); "
-        'save it from Excel as "CSV UTF-8".'
-    )
+    raise InputError(msg("augment.csv.encoding", file=filename, line=line_place(line)))
 
 
-def delimited_rows(text: str, filename: str, delimiter: str) -> Iterator[Row]:
+def delimited_rows(text: str, filename: Where, delimiter: str) -> Iterator[Row]:
     """``(record_number, cells)``; a record with a quoted line break is still one row.
 
     A cell our CSV review copy guarded against formulas ("'=1+2") reads as it was ("=1+2").
@@ -49,8 +44,13 @@ def delimited_rows(text: str, filename: str, delimiter: str) -> Iterator[Row]:
             return
         except csv.Error as error:
             raise InputError(
-                f"{filename}, line {reader.line_num}: cannot be read as "
-                f"{'TSV' if delimiter == chr(9) else 'CSV'} ({error})."
+                msg(
+                    "augment.csv.unreadable",
+                    file=filename,
+                    line=line_place(reader.line_num),
+                    kind="TSV" if delimiter == "\t" else "CSV",
+                    reason=str(error),
+                )
             ) from error
         record += 1
         yield record, [unguard_formula(cell) for cell in cells]

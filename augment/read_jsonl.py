@@ -10,13 +10,16 @@ from collections.abc import Iterator
 
 from augment.errors import InputError
 from augment.example import Example
-from finetune.jsonl import JSONLineError, parse_json_line
+from augment.table import Where
+from finetune.jsonl import JSONLineError, line_place, parse_json_line
 from finetune.validation import example_problems
+from i18n import msg
+from i18n.joining import joined
 
 SHOWN_PROBLEMS = 3  # of one line; the first ones are what to fix first
 
 
-def jsonl_lines(data: bytes, filename: str) -> Iterator[tuple[int, str]]:
+def jsonl_lines(data: bytes, filename: Where) -> Iterator[tuple[int, str]]:
     """``(line_number, text)`` of every non-blank line; bad UTF-8 names its line."""
     for line_number, raw in enumerate(data.split(b"\n"), start=1):
         try:
@@ -24,28 +27,34 @@ def jsonl_lines(data: bytes, filename: str) -> Iterator[tuple[int, str]]:
             text = raw.decode("utf-8-sig" if line_number == 1 else "utf-8")
         except UnicodeDecodeError as error:
             raise InputError(
-                f"{filename}, line {line_number}: the text is not UTF-8 ({error.reason} at "
-                f"byte {error.start + 1} of the line)."
+                msg(
+                    "augment.jsonl.not_utf8",
+                    file=filename,
+                    line=line_place(line_number),
+                    reason=error.reason,
+                    byte=error.start + 1,
+                )
             ) from error
         if text.strip():
             yield line_number, text
 
 
 def parse_example(
-    text: str, line_number: int, filename: str, default_system: str | None
+    text: str, line_number: int, filename: Where, default_system: str | None
 ) -> Example:
-    where = f"{filename}, line {line_number}"
+    line = line_place(line_number)
     try:
         obj = parse_json_line(text)
     except JSONLineError as error:
-        raise InputError(f"{where}: {error}.") from None
+        raise InputError(
+            msg("augment.jsonl.bad_line", file=filename, line=line, problems=error.message)
+        ) from None
     problems = example_problems(obj)
     if problems:
-        more = len(problems) - SHOWN_PROBLEMS
-        shown = "; ".join(problems[:SHOWN_PROBLEMS]) + (f"; and {more} more" if more > 0 else "")
-        raise InputError(f"{where}: {shown}.")
+        shown = joined(problems[:SHOWN_PROBLEMS], more=max(0, len(problems) - SHOWN_PROBLEMS))
+        raise InputError(msg("augment.jsonl.bad_line", file=filename, line=line, problems=shown))
     messages = obj["messages"]
     if messages[0]["role"] != "system" and default_system:
         messages = [{"role": "system", "content": default_system}, *messages]
     extra = {key: value for key, value in obj.items() if key != "messages"}
-    return Example(messages=tuple(messages), extra=extra, source=f"line {line_number}")
+    return Example(messages=tuple(messages), extra=extra, source=line)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import PurePath
 
 from augment.errors import InputError
 from augment.example import Example
-from augment.read_delimited import column_number, decode_text, delimited_rows
+from augment.read_delimited import decode_text, delimited_rows
 from augment.read_jsonl import jsonl_lines, parse_example
 from augment.read_xlsx import (
     EXCEL_ERRORS,
@@ -16,19 +16,25 @@ from augment.read_xlsx import (
     READ_COLUMNS,
     WorkbookBounds,
     choose_sheet,
-    column_letter,
     open_workbook,
+    sheet_where,
     xlsx_rows,
 )
 from augment.table import (
     HEADER_SEARCH_ROWS,
+    REQUIRED_COLUMNS,
     Header,
     Row,
+    Where,
     cell_text,
+    column_place,
+    column_title,
     find_header,
     limited,
     values,
 )
+from i18n import Message, msg, row
+from i18n.joining import joined
 
 EXCEL_SUFFIXES = (".xlsx", ".xlsm")
 SUFFIXES = (*EXCEL_SUFFIXES, ".csv", ".tsv", ".jsonl")
@@ -53,10 +59,15 @@ class ReadLimits:
 @dataclass(frozen=True)
 class SkippedRow:
     row: int
-    reason: str
+    reason: Message
+
+    @property
+    def message(self) -> Message:
+        """The row and its reason: ``row 5: assistant is empty`` / ``5行目: …``."""
+        return msg("augment.skip.row", row=row(self.row), reason=self.reason)
 
     def __str__(self) -> str:
-        return f"row {self.row}: {self.reason}"
+        return str(self.message)
 
 
 @dataclass(frozen=True)
@@ -74,21 +85,25 @@ def read_sheet(
 
     Raises InputError whose message names the file and, where it applies, row and column.
     """
-    name = PurePath(filename).name or "the file"
-    suffix = PurePath(name).suffix.casefold()
+    name: Where = PurePath(filename).name or msg("augment.file.unnamed")
+    suffix = PurePath(filename).suffix.casefold()
     if suffix not in SUFFIXES:
-        hint = " (save it as .xlsx)" if suffix == ".xls" else ""
-        raise InputError(
-            f"{name}: unsupported file type {suffix or '(no extension)'!r}{hint}; "
-            "use .xlsx, .csv, .tsv or .jsonl."
-        )
+        if suffix == ".xls":
+            raise InputError(msg("augment.file.xls", file=name))
+        if not suffix:
+            raise InputError(msg("augment.file.no_extension", file=name))
+        raise InputError(msg("augment.file.unsupported", file=name, suffix=suffix))
     if len(data) > limits.max_bytes:
         raise InputError(
-            f"{name}: the file is {len(data):,} bytes, over the limit of {limits.max_bytes:,}; "
-            "split it into smaller files."
+            msg(
+                "augment.file.too_big",
+                file=name,
+                size=f"{len(data):,}",
+                limit=f"{limits.max_bytes:,}",
+            )
         )
     if not data.strip():
-        raise InputError(f"{name}: the file is empty.")
+        raise InputError(msg("augment.file.empty", file=name))
     default_system = default_system.strip() if default_system and default_system.strip() else None
     if suffix == ".jsonl":
         return _read_jsonl(data, name, default_system, limits)
@@ -104,8 +119,7 @@ def read_sheet(
             sheet = choose_sheet(workbook, name)
             return _read_rows(
                 xlsx_rows(sheet, name),
-                where=f"{name}, sheet {sheet.title!r}",
-                letter=column_letter,
+                where=sheet_where(name, sheet.title),
                 default_system=default_system,
                 limits=limits,
                 excel=True,
@@ -114,7 +128,6 @@ def read_sheet(
     return _read_rows(
         delimited_rows(decode_text(data, name), name, delimiter),
         where=name,
-        letter=column_number,
         default_system=default_system,
         limits=limits,
         excel=False,
@@ -124,23 +137,18 @@ def read_sheet(
 def _read_rows(
     rows: Iterator[Row],
     *,
-    where: str,
-    letter: Callable[[int], str],
+    where: Where,
     default_system: str | None,
     limits: ReadLimits,
     excel: bool,
 ) -> SheetReadResult:
-    header, rows = find_header(rows, where=where, letter=letter)
+    header, rows = find_header(rows, where=where)
     if "system" not in header.columns and default_system is None:
-        raise InputError(
-            f"{where}: there is no system column and no default system prompt; add a "
-            "system column or give a system prompt with the command."
-        )
+        raise InputError(msg("augment.rows.no_system", where=where))
     return _read_table(
         limited(rows, where=where, max_rows=limits.max_rows),
         header,
         where=where,
-        letter=letter,
         default_system=default_system,
         excel=excel,
     )
@@ -150,8 +158,7 @@ def _read_table(
     rows: Iterator[Row],
     header: Header,
     *,
-    where: str,
-    letter: Callable[[int], str],
+    where: Where,
     default_system: str | None,
     excel: bool,
 ) -> SheetReadResult:
@@ -164,9 +171,9 @@ def _read_table(
         if not any(text.values()):
             continue  # blank row (other columns may hold notes)
         rows_read += 1
-        reason = _problem(raw, text, header, letter, excel)
+        reason = _problem(raw, text, header, excel)
         if reason is None and not text.get("system") and default_system is None:
-            reason = "system is empty and no default system prompt was given"
+            reason = msg("augment.skip.no_system")
         if reason is not None:
             skipped.append(SkippedRow(row_number, reason))
             continue
@@ -175,53 +182,54 @@ def _read_table(
                 text.get("system") or default_system or "",
                 text["user"],
                 text["assistant"],
-                source=f"row {row_number}",
+                source=row(row_number),
             )
         )
     if not examples:
-        raise InputError(f"{where}: no usable rows{_skip_summary(skipped)}.")
+        if not skipped:
+            raise InputError(msg("augment.rows.all_blank", where=where))
+        raise InputError(
+            msg("augment.rows.none_usable", where=where, skipped=skipped_list(skipped))
+        )
     return SheetReadResult(examples=examples, skipped=skipped, rows_read=rows_read)
 
 
 def _problem(
-    raw: dict[str, object],
-    text: dict[str, str],
-    header: Header,
-    letter: Callable[[int], str],
-    excel: bool,
-) -> str | None:
+    raw: dict[str, object], text: dict[str, str], header: Header, excel: bool
+) -> Message | None:
     """Why a filled row cannot be used, or None."""
     if excel:
         for name, value in raw.items():
             if isinstance(value, str) and value.strip() in EXCEL_ERRORS:
-                return (
-                    f"{name} ({letter(header.columns[name])}) shows the Excel error {value.strip()}"
+                return msg(
+                    "augment.skip.excel_error",
+                    column=column_title(name),
+                    place=column_place(header.columns[name]),
+                    error=value.strip(),
                 )
-    empty = [name for name in ("user", "assistant") if not text[name]]
+    empty = [name for name in REQUIRED_COLUMNS if not text[name]]
+    if len(empty) == len(REQUIRED_COLUMNS):
+        return msg("augment.skip.user_and_assistant_empty")
     if empty:
-        return " and ".join(empty) + (" is empty" if len(empty) == 1 else " are empty")
+        return msg(f"augment.skip.{empty[0]}_empty")
     return None
 
 
-def _skip_summary(skipped: list[SkippedRow]) -> str:
-    if not skipped:
-        return " (every row below the header is blank)"
-    shown = "; ".join(str(skip) for skip in skipped[:SHOWN_SKIPS])
-    more = f"; and {len(skipped) - SHOWN_SKIPS} more" if len(skipped) > SHOWN_SKIPS else ""
-    return f" ({shown}{more})"
+def skipped_list(skipped: list[SkippedRow], shown: int = SHOWN_SKIPS) -> Message:
+    """The first ``shown`` skipped rows with their reasons, "and N more" for the rest."""
+    return joined([skip.message for skip in skipped[:shown]], more=max(0, len(skipped) - shown))
 
 
 def _read_jsonl(
-    data: bytes, name: str, default_system: str | None, limits: ReadLimits
+    data: bytes, name: Where, default_system: str | None, limits: ReadLimits
 ) -> SheetReadResult:
     examples = []
     for count, (line_number, text) in enumerate(jsonl_lines(data, name), start=1):
         if count > limits.max_rows:
             raise InputError(
-                f"{name}: more than {limits.max_rows} lines (the limit); split the file into "
-                "smaller ones."
+                msg("augment.jsonl.too_many_lines", file=name, limit=f"{limits.max_rows:,}")
             )
         examples.append(parse_example(text, line_number, name, default_system))
     if not examples:
-        raise InputError(f"{name}: no examples (every line is blank).")
+        raise InputError(msg("augment.jsonl.no_examples", file=name))
     return SheetReadResult(examples=examples, skipped=[], rows_read=len(examples))

@@ -11,11 +11,12 @@ from typing import Any
 
 import openpyxl
 from openpyxl.reader.excel import ExcelReader
-from openpyxl.utils import get_column_letter
 
 from augment.errors import InputError
-from augment.table import HEADER_SEARCH_ROWS, Row, is_header_like
+from augment.table import HEADER_SEARCH_ROWS, Row, Where, is_header_like
 from augment.xlsx_zip import count_texts_and_cells, first_value_row_after
+from i18n import Message, msg, row
+from i18n.joining import joined
 
 PREFERRED_SHEET = "learningdata"
 # The reader looks at the first ten columns (A to J) only: the template's three columns and notes
@@ -31,10 +32,6 @@ EXCEL_ERRORS = frozenset(
 )
 
 
-def column_letter(index: int) -> str:
-    return f"column {get_column_letter(index + 1)}"
-
-
 @dataclass(frozen=True)
 class WorkbookBounds:
     """What a workbook may hold before openpyxl parses any of it (derived from the read limits)."""
@@ -48,7 +45,7 @@ class WorkbookBounds:
 
 
 @contextmanager
-def open_workbook(data: bytes, filename: str, bounds: WorkbookBounds) -> Iterator[Any]:
+def open_workbook(data: bytes, filename: Where, bounds: WorkbookBounds) -> Iterator[Any]:
     """Refuse, before openpyxl parses anything, a zip that holds more than ``bounds`` allows: a
     small upload can unpack to gigabytes or hold millions of texts or cells."""
     try:
@@ -63,8 +60,7 @@ def open_workbook(data: bytes, filename: str, bounds: WorkbookBounds) -> Iterato
         workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as error:  # openpyxl raises anything from zipfile, lxml or its own parsers
         raise InputError(
-            f"{filename}: cannot be read as an Excel workbook ({type(error).__name__}); "
-            "save it again from Excel as .xlsx."
+            msg("augment.xlsx.unreadable", file=filename, reason=type(error).__name__)
         ) from error
     try:
         yield workbook
@@ -73,14 +69,18 @@ def open_workbook(data: bytes, filename: str, bounds: WorkbookBounds) -> Iterato
 
 
 def _check_archive(
-    archive: zipfile.ZipFile, data: bytes, filename: str, bounds: WorkbookBounds
+    archive: zipfile.ZipFile, data: bytes, filename: Where, bounds: WorkbookBounds
 ) -> None:
     # The sizes come from the zip's directory; zipfile never unpacks more than a member declares.
     unpacked = sum(item.file_size for item in archive.infolist())
     if unpacked > bounds.unpacked_bytes:
         raise InputError(
-            f"{filename}: the workbook unpacks to {unpacked:,} bytes, over the limit of "
-            f"{bounds.unpacked_bytes:,}; delete unused sheets and formatting, or split it."
+            msg(
+                "augment.xlsx.unpacks_too_big",
+                file=filename,
+                size=f"{unpacked:,}",
+                limit=f"{bounds.unpacked_bytes:,}",
+            )
         )
     # Every member, not only xl/sharedStrings.xml and xl/worksheets/: the workbook may name its
     # parts anyhow. Real workbooks have <c> elements in worksheets only.
@@ -101,17 +101,21 @@ def _check_archive(
         cells_by_part[item.filename] = cells_by_part.get(item.filename, 0) + found.cells
         if texts > bounds.texts:
             raise InputError(
-                f"{filename}: the workbook holds more than {bounds.texts:,} texts, more than "
-                "the row limit could need; delete unused sheets and cells, or split it."
+                msg("augment.xlsx.too_many_texts", file=filename, limit=f"{bounds.texts:,}")
             )
         if cells > bounds.cells:
             crowded = max(cells_by_part, key=cells_by_part.__getitem__)
             title = _sheet_title(data, crowded)
-            where = f"sheet {title!r}" if title is not None else f"the part {crowded}"
+            where = (
+                sheet_name(title) if title is not None else msg("augment.xlsx.part", part=crowded)
+            )
             raise InputError(
-                f"{filename}: the workbook holds more than {bounds.cells:,} cells, more than the "
-                f"row limit could need (most in {where}); delete unused rows and columns, "
-                "formatted empty cells too, or split it."
+                msg(
+                    "augment.xlsx.too_many_cells",
+                    file=filename,
+                    limit=f"{bounds.cells:,}",
+                    most_in=where,
+                )
             )
 
 
@@ -133,7 +137,7 @@ def _sheet_title(data: bytes, part: str) -> str | None:
             reader.archive.close()
 
 
-def _sheet_rows(sheet: Any, filename: str, max_row: int | None = None) -> Iterator[Row]:
+def _sheet_rows(sheet: Any, filename: Where, max_row: int | None = None) -> Iterator[Row]:
     """``(excel_row_number, values)``; a broken sheet XML becomes an InputError naming the sheet."""
     try:
         # The stored dimension can be wrong (some exporters write A1:A1); read what is there.
@@ -143,13 +147,10 @@ def _sheet_rows(sheet: Any, filename: str, max_row: int | None = None) -> Iterat
     except InputError:
         raise
     except Exception as error:  # the sheet's XML is parsed lazily, while we iterate
-        raise InputError(
-            f"{filename}, sheet {sheet.title!r}: cannot be read ({type(error).__name__}); "
-            "save it again from Excel as .xlsx."
-        ) from error
+        raise _unreadable_sheet(sheet, filename, error) from error
 
 
-def choose_sheet(workbook: Any, filename: str) -> Any:
+def choose_sheet(workbook: Any, filename: Where) -> Any:
     """The sheet named LearningData if there is one, else the first with a header row."""
     for sheet in workbook.worksheets:
         if sheet.title.strip().casefold() == PREFERRED_SHEET:
@@ -158,14 +159,11 @@ def choose_sheet(workbook: Any, filename: str) -> Any:
         top_rows = _sheet_rows(sheet, filename, HEADER_SEARCH_ROWS)
         if any(is_header_like(cells) for _, cells in top_rows):
             return sheet
-    names = ", ".join(repr(sheet.title) for sheet in workbook.worksheets)
-    raise InputError(
-        f"{filename}: no sheet has a header row with the columns system, user, assistant "
-        f"(sheets: {names}); the template's sheet is called LearningData."
-    )
+    names = joined([sheet_name(sheet.title) for sheet in workbook.worksheets], style="names")
+    raise InputError(msg("augment.xlsx.no_header_sheet", file=filename, sheets=names))
 
 
-def xlsx_rows(sheet: Any, filename: str) -> Iterator[Row]:
+def xlsx_rows(sheet: Any, filename: Where) -> Iterator[Row]:
     """All rows of ``sheet``, stopping after a long run of blank rows (template formatting).
 
     A value further down is not dropped silently: the sheet is refused, naming its row.
@@ -182,18 +180,39 @@ def xlsx_rows(sheet: Any, filename: str) -> Iterator[Row]:
         yield row_number, cells
 
 
-def _refuse_values_below(sheet: Any, filename: str, row_number: int) -> None:
+def _refuse_values_below(sheet: Any, filename: Where, row_number: int) -> None:
     try:
         # openpyxl's own way to open the sheet's XML in the (still open) archive.
         with sheet._get_source() as source:
             later = first_value_row_after(source, row_number)
     except Exception as error:  # it parsed moments ago; only a corrupt tail gets here
-        raise InputError(
-            f"{filename}, sheet {sheet.title!r}: cannot be read ({type(error).__name__}); "
-            "save it again from Excel as .xlsx."
-        ) from error
+        raise _unreadable_sheet(sheet, filename, error) from error
     if later is not None:
         raise InputError(
-            f"{filename}, sheet {sheet.title!r}: row {later} comes after {MAX_BLANK_RUN:,} blank "
-            "rows, and reading stops at such a gap; delete the blank rows above it."
+            msg(
+                "augment.xlsx.value_after_gap",
+                where=sheet_where(filename, sheet.title),
+                row=row(later),
+                blank_rows=f"{MAX_BLANK_RUN:,}",
+            )
         )
+
+
+def sheet_where(filename: Where, title: str) -> Message:
+    """A sheet of the file, for messages: "robot.xlsx, sheet 'LearningData'"."""
+    return msg("augment.where.sheet", file=filename, sheet=sheet_name(title))
+
+
+def sheet_name(title: str) -> Message:
+    """A sheet, named as the reader says it: "sheet 'LearningData'" / "「LearningData」シート"."""
+    return msg("augment.sheet", sheet=title)
+
+
+def _unreadable_sheet(sheet: Any, filename: Where, error: Exception) -> InputError:
+    return InputError(
+        msg(
+            "augment.xlsx.sheet_unreadable",
+            where=sheet_where(filename, sheet.title),
+            reason=type(error).__name__,
+        )
+    )

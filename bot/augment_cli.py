@@ -1,4 +1,8 @@
-"""``python -m bot augment INPUT ...``: the same augmentation as /augment, from a shell."""
+"""``python -m bot augment INPUT ...``: the same augmentation as /augment, from a shell.
+
+kobo's own messages follow ``KOBO_LANGUAGE``, else the locale (``LANG=ja_JP.UTF-8``: Japanese);
+argparse's usage and help stay English.
+"""
 
 from __future__ import annotations
 
@@ -12,10 +16,11 @@ from typing import Annotated
 from pydantic import TypeAdapter, ValidationError
 from tqdm import tqdm
 
-from augment import AugmentError, to_csv, to_xlsx
+from augment import to_csv, to_xlsx
 from augment.engine import METHODS
-from augment.job import AugmentRequest, run_augment_job
+from augment.job import AugmentRequest, ModelDownload, RowsDone, run_augment_job
 from config import AugmentSettings, load_settings
+from i18n import Language, LocalizedError, language_from_env, msg, text
 from storage.files import write_atomically
 
 EXIT_BAD_INPUT = 2
@@ -50,12 +55,19 @@ SETTING_OF_OPTION = {"top_k": "augment_top_k", "batch_size": "augment_batch_size
 
 
 def run_augment(args: argparse.Namespace) -> int:
-    for option, setting in SETTING_OF_OPTION.items():
-        problem = _out_of_bounds(getattr(args, option), setting)
-        if problem:
-            flag = "--" + option.replace("_", "-")
-            return _fail(f"{flag} {getattr(args, option)} is invalid: {problem}")
     settings = load_settings(AugmentSettings)
+    # Messages follow KOBO_LANGUAGE, else the shell's locale (LANG=ja_JP.UTF-8: Japanese).
+    language = settings.kobo_language or language_from_env()
+    try:
+        return _run(args, settings, language)
+    except LocalizedError as refused:  # bad input (augment.AugmentError among them)
+        print(f"kobo augment: {refused.render(language)}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+def _run(args: argparse.Namespace, settings: AugmentSettings, language: Language) -> int:
+    for option, setting in SETTING_OF_OPTION.items():
+        _check_bounds("--" + option.replace("_", "-"), getattr(args, option), setting)
     overrides = {}
     if args.model:
         overrides["augment_model"] = args.model
@@ -64,19 +76,23 @@ def run_augment(args: argparse.Namespace) -> int:
     settings = settings.model_copy(update=overrides)
     output = args.output or args.input.with_name(f"{args.input.stem}-{args.method}.jsonl")
     if args.review and args.review.suffix.lower() not in (".csv", ".xlsx"):
-        return _fail(f"{args.review}: the review copy must end in .csv or .xlsx")
+        raise LocalizedError(msg("augment.cli.review_suffix", path=str(args.review)))
     try:
-        problem = _path_problem(args.input, output, args.review)
-        if problem:
-            return _fail(problem)
+        _check_paths(args.input, output, args.review)
         data = _read_bounded(args.input, settings.augment_max_file_bytes)
     except _TooBig as exc:
-        return _fail(
-            f"{args.input.name}: {exc.size:,} bytes is over the limit of "
-            f"{settings.augment_max_file_bytes:,} (AUGMENT_MAX_FILE_BYTES)"
-        )
+        raise LocalizedError(
+            msg(
+                "augment.cli.too_big",
+                file=args.input.name,
+                size=f"{exc.size:,}",
+                limit=f"{settings.augment_max_file_bytes:,}",
+            )
+        ) from None
     except OSError as exc:
-        return _fail(f"{args.input}: {exc.strerror or exc}")
+        raise LocalizedError(
+            msg("augment.cli.cannot_read", path=str(args.input), reason=exc.strerror or str(exc))
+        ) from None
 
     request = AugmentRequest(
         data=data,
@@ -86,18 +102,19 @@ def run_augment(args: argparse.Namespace) -> int:
         top_k=args.top_k,
         system_prompt=args.system,
     )
-    with tqdm(total=0, unit="row", desc="augmenting", file=sys.stderr) as bar:
+    rows_text = text("augment.cli.augmenting", language)
+    with tqdm(total=0, unit="row", desc=rows_text, file=sys.stderr) as bar:
 
-        def progress(done: int, total: int) -> None:
-            bar.total = total
-            bar.n = done
+        def progress(update: RowsDone | ModelDownload) -> None:
+            if isinstance(update, ModelDownload):
+                bar.set_description_str(update.message.render(language))
+                return
+            bar.set_description_str(rows_text, refresh=False)
+            bar.total = update.total
+            bar.n = update.done
             bar.refresh()
 
-        try:
-            job = run_augment_job(request, settings, progress)
-        except AugmentError as exc:
-            bar.close()
-            return _fail(str(exc))
+        job = run_augment_job(request, settings, progress)
 
     contents = {_real(output): job.jsonl}
     if args.review:
@@ -108,18 +125,16 @@ def run_augment(args: argparse.Namespace) -> int:
         # and a failed write leaves what was there before.
         write_atomically(contents)
     except OSError as exc:
-        return _fail(f"cannot write the output: {exc}")
+        raise LocalizedError(msg("augment.cli.cannot_write", reason=str(exc))) from None
     for line in job.summary():
-        print(line)
+        print(line.render(language))
     for sample in job.result.samples:
-        print(f"  sample: {sample}")
-    print(f"wrote {output}" + (f" and {args.review}" if args.review else ""))
+        print("  " + text("augment.cli.sample", language, sentence=sample))
+    if args.review:
+        print(text("augment.cli.wrote_both", language, output=output, review=args.review))
+    else:
+        print(text("augment.cli.wrote", language, output=output))
     return 0
-
-
-def _fail(message: str) -> int:
-    print(f"kobo augment: {message}", file=sys.stderr)
-    return EXIT_BAD_INPUT
 
 
 class _TooBig(Exception):
@@ -127,16 +142,30 @@ class _TooBig(Exception):
         self.size = size
 
 
-def _out_of_bounds(value: int | None, setting: str) -> str | None:
-    """Why ``value`` breaks the bounds of ``setting`` (the same Field(ge=, le=)), or None."""
+def _check_bounds(flag: str, value: int | None, setting: str) -> None:
+    """Refuse ``value`` outside the bounds of ``setting`` (its Field(ge=, le=))."""
     if value is None:
-        return None
+        return
     field = AugmentSettings.model_fields[setting]
     try:
         TypeAdapter(Annotated[field.annotation, field]).validate_python(value)
-    except ValidationError as exc:
-        return f"{exc.errors()[0]['msg']} (as for {setting.upper()})"
-    return None
+    except ValidationError:
+        bounds = {
+            name: getattr(rule, name)
+            for rule in field.metadata
+            for name in ("ge", "le")
+            if hasattr(rule, name)
+        }
+        raise LocalizedError(
+            msg(
+                "augment.cli.out_of_bounds",
+                flag=flag,
+                value=value,
+                low=bounds["ge"],
+                high=bounds["le"],
+                setting=setting.upper(),
+            )
+        ) from None
 
 
 def _real(path: Path) -> Path:
@@ -151,20 +180,19 @@ def _same_file(first: Path, second: Path) -> bool:
         return _real(first) == _real(second)  # one of them does not exist yet
 
 
-def _path_problem(sheet: Path, output: Path, review: Path | None) -> str | None:
+def _check_paths(sheet: Path, output: Path, review: Path | None) -> None:
     """Refuse a sheet that is no regular file (a FIFO or /dev/zero would never end), outputs
     that are no regular file, and outputs that would overwrite the sheet or each other."""
     if not stat.S_ISREG(sheet.stat().st_mode):  # follows symlinks
-        return f"{sheet}: not a regular file; give the sheet file itself"
+        raise LocalizedError(msg("augment.cli.sheet_not_a_file", path=str(sheet)))
     outputs = {"-o": output, "--review": review} if review else {"-o": output}
     for flag, path in outputs.items():
         if path.exists() and not path.is_file():
-            return f"{flag} {path}: not a regular file; give a file name to write"
+            raise LocalizedError(msg("augment.cli.output_not_a_file", flag=flag, path=str(path)))
         if _same_file(path, sheet):
-            return f"{flag} {path} is the input sheet; give another file name"
+            raise LocalizedError(msg("augment.cli.output_is_the_sheet", flag=flag, path=str(path)))
     if review and _same_file(review, output):
-        return f"--review {review} is the -o file too; give another file name"
-    return None
+        raise LocalizedError(msg("augment.cli.review_is_the_output", path=str(review)))
 
 
 def _read_bounded(path: Path, limit: int) -> bytes:

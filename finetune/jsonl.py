@@ -4,8 +4,9 @@ Python's json module is lenient where a hostile file can hurt: it accepts NaN an
 JSON; they come back out as invalid JSON), escapes of lone surrogates such as "\\ud800" (not
 Unicode; UTF-8 cannot encode them), numbers so long that int() refuses them (a bare ValueError),
 overflowing numbers (1e400 becomes inf) and nesting so deep that the parser runs out of stack
-(RecursionError). Here each of those is a :class:`JSONLineError` with a short reason, so readers
-can say "line N: ..." and what they keep can always be written back as strict JSON in UTF-8.
+(RecursionError). Here each of those is a :class:`JSONLineError` with a short reason (a catalogue
+message, in the reader's language), so readers can say "line N: ..." and what they keep can
+always be written back as strict JSON in UTF-8.
 
 Both engines use it: augment reads and writes chat JSONL, finetune checks what it uploads.
 """
@@ -17,6 +18,8 @@ import math
 import re
 from collections.abc import Iterable
 from typing import Any
+
+from i18n import LocalizedError, Message, msg
 
 # A chat example needs about five levels ({"messages": [{"content": [{"text": ...}]}]}).
 MAX_NESTING = 32
@@ -33,8 +36,14 @@ _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 _LINE_BREAKS = {"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"}
 
 
-class JSONLineError(ValueError):
-    """A line that is not strict JSON; ``str(error)`` is a short reason without the line."""
+class JSONLineError(LocalizedError, ValueError):
+    """A line that is not strict JSON; ``error.message`` is a short reason without the line
+    (``str(error)`` the English one)."""
+
+
+def line_place(number: int) -> Message:
+    """Line ``number`` (from 1) of a text file: "line 3" / "3行目"."""
+    return msg("datacheck.line", line=number)
 
 
 def parse_json_line(text: str) -> Any:
@@ -45,7 +54,9 @@ def parse_json_line(text: str) -> Any:
     except json.JSONDecodeError as error:
         # Some of json's messages end in "at" already ("Unterminated string starting at").
         reason = error.msg.removesuffix(" at")
-        raise JSONLineError(f"not valid JSON ({reason} at column {error.colno})") from None
+        raise JSONLineError(
+            msg("datacheck.json.invalid", reason=reason, column=error.colno)
+        ) from None
     except RecursionError:
         raise JSONLineError(_too_deep()) from None
     # The walk costs more than the parse; skip it when the text shows it cannot find anything.
@@ -72,7 +83,7 @@ def jsonl_bytes(values: Iterable[Any]) -> bytes:
 
 
 def _refuse_constant(name: str) -> Any:
-    raise JSONLineError(f"{name} is not a JSON number")
+    raise JSONLineError(msg("datacheck.json.not_a_number", name=name))
 
 
 def _parse_int(token: str) -> int:
@@ -84,7 +95,7 @@ def _parse_float(token: str) -> float:
     _check_number_length(token)
     value = float(token)
     if math.isinf(value):
-        raise JSONLineError(f"the number {_shown(token)} is too large")
+        raise JSONLineError(msg("datacheck.json.number_too_large", number=_shown(token)))
     return value
 
 
@@ -92,7 +103,7 @@ def _check_number_length(token: str) -> None:
     # Checked before int(): it refuses more than 4,300 digits and is slow well before that.
     if len(token) > MAX_NUMBER_CHARS:
         raise JSONLineError(
-            f"a number is {len(token):,} characters long (at most {MAX_NUMBER_CHARS})"
+            msg("datacheck.json.number_too_long", length=f"{len(token):,}", limit=MAX_NUMBER_CHARS)
         )
 
 
@@ -104,7 +115,7 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
         seen: set[str] = set()
         for key, _ in pairs:
             if key in seen:
-                raise JSONLineError(f"the key {_shown(key)} appears twice in one object")
+                raise JSONLineError(msg("datacheck.json.key_twice", key=_shown(key)))
             seen.add(key)
     return obj
 
@@ -130,14 +141,11 @@ def _check_tree(value: Any) -> None:
 
 def _check_text(text: str) -> None:
     if not text.isascii() and (found := _SURROGATE.search(text)):
-        raise JSONLineError(
-            f"a string holds \\u{ord(found.group()):04x}, half of a surrogate pair, "
-            "which is not a character"
-        )
+        raise JSONLineError(msg("datacheck.json.surrogate", code=f"{ord(found.group()):04x}"))
 
 
-def _too_deep() -> str:
-    return f"nested too deeply (more than {MAX_NESTING} levels)"
+def _too_deep() -> Message:
+    return msg("datacheck.json.too_deep", limit=MAX_NESTING)
 
 
 def _shown(text: str) -> str:

@@ -17,6 +17,7 @@ from typing import Literal
 from finetune.models import ModelSpec, ModelTable
 from finetune.tokens import count_assistant_tokens, count_example_tokens
 from finetune.validation import DEFAULT_MAX_PROBLEMS, Example, Problem, validate_chat_jsonl
+from i18n import Message, msg
 
 # OpenAI's default-epochs rule from the chat fine-tuning data preparation cookbook.
 TARGET_EPOCHS = 3
@@ -32,6 +33,7 @@ MAX_SUFFIX_LENGTH = 64  # documented on the create-job endpoint
 # a suffix; we accept the conservative set every fine-tuned model name we have seen uses.
 SUFFIX_PATTERN = re.compile(r"[A-Za-z0-9_-]+")
 MAX_SEED = 2**31 - 1
+SHOWN_TRUNCATED_LINES = 10  # line numbers of over-long examples named in the warning
 
 Epochs = int | Literal["auto"]
 
@@ -151,20 +153,43 @@ class TrainingPlan:
 
     @property
     def problems(self) -> list[str]:
-        found = list(self.param_problems) + [str(p) for p in self.training.problems]
+        """Parameter problems, then the files' problems, in English."""
+        return [str(problem) for problem in self.problem_messages]
+
+    @property
+    def problem_messages(self) -> list[Message | str]:
+        """:attr:`problems` for a reader: the files' problems are catalogue messages
+        (``render(language)``); the parameter problems are texts."""
+        return [*self.param_problems, *(problem.full_message for problem in self.file_problems)]
+
+    @property
+    def file_problems(self) -> list[Problem]:
+        """The shown problems of the training file, then the validation file's; each has a
+        catalogue ``full_message`` ("train.jsonl line 4: ..." / "train.jsonl 4行目: ...")."""
+        found = list(self.training.problems)
         if self.validation:
-            found += [str(p) for p in self.validation.problems]
+            found += self.validation.problems
         return found
 
     @property
     def warnings(self) -> list[str]:
+        return [str(warning) for warning in self.warning_messages]
+
+    @property
+    def warning_messages(self) -> list[Message]:
+        """What OpenAI will do that staff may not expect (truncate long examples), as messages."""
         found = []
         for check in (self.training, self.validation):
             if check and check.tokens and check.tokens.over_limit_lines and self.model:
-                lines = ", ".join(str(n) for n in check.tokens.over_limit_lines[:10])
+                over = check.tokens.over_limit_lines
                 found.append(
-                    f"{check.file}: {len(check.tokens.over_limit_lines)} example(s) over"
-                    f" {self.model.max_tokens_per_example} tokens will be truncated (lines {lines})"
+                    msg(
+                        "datacheck.plan.truncated",
+                        file=check.file,
+                        count=len(over),
+                        tokens=self.model.max_tokens_per_example,
+                        lines=", ".join(str(n) for n in over[:SHOWN_TRUNCATED_LINES]),
+                    )
                 )
         return found
 

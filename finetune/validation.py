@@ -17,6 +17,9 @@ Decisions beyond the cookbook, because the upload would fail or train on nonsens
 - An example longer than the model could ever take (more characters than its per-example token
   limit times the most characters one token covers) is a problem, found before counting tokens.
 - Blank lines are problems: OpenAI rejects them. A final newline at the end of the file is fine.
+
+Problems are catalogue messages (:class:`~i18n.Message`): the /train preview and /augment show
+them in the reader's language; ``str()`` of each is English.
 """
 
 from __future__ import annotations
@@ -24,8 +27,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from finetune.jsonl import JSONLineError, parse_json_line
+from finetune.jsonl import JSONLineError, line_place, parse_json_line
 from finetune.tokens import MAX_CHARS_PER_TOKEN
+from i18n import Language, Message, msg
 
 MIN_EXAMPLES = 10  # OpenAI refuses to start a job with fewer training examples
 ALLOWED_ROLES = ("system", "user", "assistant")
@@ -38,15 +42,32 @@ SHOWN_VALUE_CHARS = 40  # of a hostile role, key or weight quoted in a problem
 
 @dataclass(frozen=True)
 class Problem:
-    """One thing wrong with a file; ``line`` is 1-based, None for whole-file problems."""
+    """One thing wrong with a file; ``line`` is 1-based, None for whole-file problems.
+
+    ``message`` says what is wrong; ``full_message`` adds where ("train.jsonl line 4: ..." /
+    "train.jsonl 4行目: ..."), and ``str()`` is that in English.
+    """
 
     file: str
     line: int | None
-    message: str
+    message: Message
+
+    @property
+    def full_message(self) -> Message:
+        if self.line is None:
+            return msg("datacheck.problem.in_file", file=self.file, problem=self.message)
+        return msg(
+            "datacheck.problem.in_line",
+            file=self.file,
+            line=line_place(self.line),
+            problem=self.message,
+        )
+
+    def render(self, language: Language) -> str:
+        return self.full_message.render(language)
 
     def __str__(self) -> str:
-        where = f"{self.file} line {self.line}" if self.line is not None else self.file
-        return f"{where}: {self.message}"
+        return str(self.full_message)
 
 
 @dataclass(frozen=True)
@@ -83,7 +104,7 @@ def validate_chat_jsonl(
     """
     report = ValidationReport(file=file)
 
-    def add(line: int | None, message: str) -> None:
+    def add(line: int | None, message: Message) -> None:
         report.problem_count += 1
         if len(report.problems) < max_problems:
             report.problems.append(Problem(file, line, message))
@@ -106,30 +127,33 @@ def validate_chat_jsonl(
 
     # Invalid lines are reported on their own; this counts examples as the file has them.
     if len(raw_lines) < min_examples:
-        add(None, f"needs at least {min_examples} examples, found {len(raw_lines)}")
+        add(None, msg("datacheck.file.too_few", needed=min_examples, found=len(raw_lines)))
     return report
 
 
-def example_problems(example: Any) -> list[str]:
+def example_problems(example: Any) -> list[Message]:
     """Why one parsed JSONL line is not a chat fine-tuning example kobo accepts; [] when it is."""
     if not isinstance(example, dict):
-        return [f"must be a JSON object, got {_json_type(example)}"]
+        return [msg("datacheck.example.not_object", type=_json_type(example))]
     messages = example.get("messages")
     if not isinstance(messages, list) or not messages:
-        return ['has no "messages" list']
+        return [msg("datacheck.example.no_messages")]
 
-    errors: list[str] = []
+    errors: list[Message] = []
     for index, message in enumerate(messages, start=1):
-        errors.extend(f"message {index} {problem}" for problem in _check_message(message))
+        errors.extend(
+            msg("datacheck.example.in_message", index=index, problem=problem)
+            for problem in _check_message(message)
+        )
     if errors:
         return errors  # whole-example rules only make sense once every message has its role
     roles = [message["role"] for message in messages]
     if all(role == "assistant" for role in roles):
-        return ["has only assistant messages (add the user message they answer)"]
+        return [msg("datacheck.example.only_assistant")]
     if "user" not in roles:
-        errors.append("has no user message")
+        errors.append(msg("datacheck.example.no_user"))
     if "assistant" not in roles:
-        errors.append("has no assistant message")
+        errors.append(msg("datacheck.example.no_assistant"))
     return errors
 
 
@@ -138,63 +162,68 @@ def example_chars(messages: list[dict[str, Any]]) -> int:
     return sum(len(value) for m in messages for value in m.values() if isinstance(value, str))
 
 
-def length_problems(messages: list[dict[str, Any]], max_tokens_per_example: int) -> list[str]:
+def length_problems(messages: list[dict[str, Any]], max_tokens_per_example: int) -> list[Message]:
     """An example that must be over the limit, whatever its text: told apart without tokenizing,
     which is slow on such text (one long word of megabytes takes tiktoken minutes)."""
     chars = example_chars(messages)
     if chars <= max_tokens_per_example * MAX_CHARS_PER_TOKEN:
         return []
     return [
-        f"example is too long ({chars:,} characters; the model takes at most "
-        f"{max_tokens_per_example:,} tokens)"
+        msg(
+            "datacheck.example.too_long",
+            chars=f"{chars:,}",
+            tokens=f"{max_tokens_per_example:,}",
+        )
     ]
 
 
-def _check_line(raw: bytes) -> tuple[dict[str, Any] | None, list[str]]:
+def _check_line(raw: bytes) -> tuple[dict[str, Any] | None, list[Message]]:
     """The example and [] when the line is one, else None and what is wrong."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        return None, [f"not valid UTF-8 text (byte {exc.start + 1})"]
+        return None, [msg("datacheck.line.not_utf8", byte=exc.start + 1)]
     if not text.strip():
-        return None, ["empty line (every line must be one JSON example)"]
+        return None, [msg("datacheck.line.empty")]
     try:
         example = parse_json_line(text)
     except JSONLineError as exc:
-        return None, [str(exc)]
+        return None, [exc.message]
     errors = example_problems(example)
     return (None if errors else example), errors
 
 
-def _check_message(message: Any) -> list[str]:
+def _check_message(message: Any) -> list[Message]:
     if not isinstance(message, dict):
-        return [f"must be a JSON object, got {_json_type(message)}"]
+        return [msg("datacheck.message.not_object", type=_json_type(message))]
     problems = []
     for key in sorted(set(message) - ALLOWED_MESSAGE_KEYS):
-        problems.append(f"has unknown key {_shown(key)}")
+        problems.append(msg("datacheck.message.unknown_key", key=_shown(key)))
     role = message.get("role")
     if "role" not in message:
-        problems.append("has no role")
+        problems.append(msg("datacheck.message.no_role"))
     elif role not in ALLOWED_ROLES:
-        problems.append(f"has unknown role {_shown(role)} (use system, user or assistant)")
+        problems.append(msg("datacheck.message.unknown_role", role=_shown(role)))
     if "content" not in message or message["content"] is None:
-        problems.append("has no content")
+        problems.append(msg("datacheck.message.no_content"))
     elif not isinstance(message["content"], str):
-        problems.append(f"content must be text, got {_json_type(message['content'])}")
+        problems.append(
+            msg("datacheck.message.content_not_text", type=_json_type(message["content"]))
+        )
     elif not message["content"].strip():
-        problems.append("has empty content")
+        problems.append(msg("datacheck.message.empty_content"))
     if "name" in message and not isinstance(message["name"], str):
-        problems.append("name must be text")
+        problems.append(msg("datacheck.message.name_not_text"))
     if "weight" in message:
         weight = message["weight"]
         if isinstance(weight, bool) or weight not in (0, 1):
-            problems.append(f"weight must be 0 or 1, got {_shown(weight)}")
+            problems.append(msg("datacheck.message.bad_weight", weight=_shown(weight)))
         elif role != "assistant":
-            problems.append("has a weight, which only assistant messages may have")
+            problems.append(msg("datacheck.message.weight_not_assistant"))
     return problems
 
 
-def _shown(value: Any) -> str:
+def _shown(value: Any) -> str | Message:
     """A value from the file, quoted short: a hostile one may be megabytes long."""
     if isinstance(value, str):
         cut = len(value) > SHOWN_VALUE_CHARS
@@ -204,13 +233,18 @@ def _shown(value: Any) -> str:
     return _json_type(value)
 
 
-def _json_type(value: Any) -> str:
-    return {
-        dict: "an object",
-        list: "a list",
-        str: "a string",
-        bool: "true/false",
-        int: "a number",
-        float: "a number",
-        type(None): "null",
-    }.get(type(value), type(value).__name__)
+# What a JSON value is, by its Python type after parsing.
+_JSON_TYPES = {
+    dict: "object",
+    list: "list",
+    str: "string",
+    bool: "boolean",
+    int: "number",
+    float: "number",
+    type(None): "null",
+}
+
+
+def _json_type(value: Any) -> Message:
+    # Parsed JSON holds no other types: a KeyError here is a bug in the caller.
+    return msg(f"datacheck.type.{_JSON_TYPES[type(value)]}")

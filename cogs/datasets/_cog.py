@@ -7,27 +7,29 @@ import contextlib
 import io
 from collections.abc import AsyncIterator
 from pathlib import PurePath
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from augment import to_csv, to_xlsx
-from augment.job import AugmentRequest, run_augment_job
+from augment import InputError, to_csv, to_xlsx
+from augment.engine import METHODS
+from augment.job import AugmentRequest, ModelDownload, RowsDone, run_augment_job
 from bot.checks import staff_only
-from bot.errors import UserFacingError, explain
+from bot.errors import explain
 from bot.language import reply_language
 from bot.paginator import PAGES_TIMEOUT_SECONDS, Page, page_window, send_pages
 from bot.translator import localized
 from cogs.datasets._progress import ThrottledProgress
 from cogs.datasets._render import datasets_embed, progress_text, result_text
-from i18n import Language
+from i18n import Language, msg, text
 
 if TYPE_CHECKING:
     from bot.client import KoboBot
 
 PAGE_SIZE = 10
+REVIEW_COPY_FORMATS = ("csv", "xlsx")
 
 
 @contextlib.asynccontextmanager
@@ -57,14 +59,24 @@ class Datasets(commands.Cog):
         self.one_at_a_time = asyncio.Lock()
         self.pages_timeout = PAGES_TIMEOUT_SECONDS
 
-    @app_commands.command(name="augment", description="Turn a sentence sheet into training data")
+    @app_commands.command(name="augment", description=localized("command.augment.description"))
     @app_commands.describe(
-        file="The sheet: .xlsx from the workshop template, .csv/.tsv, or chat .jsonl",
-        method="duplicate: repeat each example; bert: paraphrase the nouns in the questions",
-        count="Make the data up to this many times bigger",
-        top_k="bert: replacement words to consider per noun",
-        system_prompt="System prompt for sheets without a system column",
-        review_copy="Also attach a copy to read in Excel",
+        file=localized("command.augment.option.file"),
+        method=localized("command.augment.option.method"),
+        count=localized("command.augment.option.count"),
+        top_k=localized("command.augment.option.top_k"),
+        system_prompt=localized("command.augment.option.system_prompt"),
+        review_copy=localized("command.augment.option.review_copy"),
+    )
+    @app_commands.choices(
+        method=[
+            app_commands.Choice(name=localized(f"choice.augment_method.{name}"), value=name)
+            for name in METHODS
+        ],
+        review_copy=[
+            app_commands.Choice(name=localized(f"choice.review_copy.{name}"), value=name)
+            for name in REVIEW_COPY_FORMATS
+        ],
     )
     @app_commands.guild_only()
     @staff_only()
@@ -72,17 +84,23 @@ class Datasets(commands.Cog):
         self,
         interaction: discord.Interaction,
         file: discord.Attachment,
-        method: Literal["duplicate", "bert"],
+        method: str,
         count: app_commands.Range[int, 1, 100],
         top_k: app_commands.Range[int, 1, 100] | None = None,
         system_prompt: app_commands.Range[str, 1, 4000] | None = None,
-        review_copy: Literal["csv", "xlsx"] | None = None,
+        review_copy: str | None = None,
     ):
         limit = self.settings.augment_max_file_bytes
         if file.size > limit:
-            raise UserFacingError(
-                f"{file.filename}: {file.size:,} bytes is over the limit of {limit:,} bytes."
+            raise InputError(
+                msg(
+                    "augment.file.too_big",
+                    file=file.filename,
+                    size=f"{file.size:,}",
+                    limit=f"{limit:,}",
+                )
             )
+        language = reply_language(interaction)
         await interaction.response.defer(thinking=True)
         async with problems_replace_the_reply(interaction, "in /augment"):
             data = await file.read()
@@ -96,12 +114,12 @@ class Datasets(commands.Cog):
             )
             if self.one_at_a_time.locked():
                 await interaction.edit_original_response(
-                    content="Waiting for another augmentation to finish…"
+                    content=text("augment.reply.waiting", language)
                 )
             async with self.one_at_a_time:
-                progress = ThrottledProgress(
-                    lambda text: interaction.edit_original_response(content=text),
-                    lambda done, total: progress_text(file.filename, method, done, total),
+                progress: ThrottledProgress[RowsDone | ModelDownload] = ThrottledProgress(
+                    lambda shown: interaction.edit_original_response(content=shown),
+                    lambda update: progress_text(file.filename, method, update, language),
                 )
                 async with progress:
                     job = await asyncio.to_thread(
@@ -124,7 +142,7 @@ class Datasets(commands.Cog):
                 review = await asyncio.to_thread(writer, job.result.examples)
                 files.append(discord.File(io.BytesIO(review), f"{stem}-{method}.{review_copy}"))
             await interaction.edit_original_response(
-                content=result_text(job, dataset), attachments=files
+                content=result_text(job, dataset, language), attachments=files
             )
 
     @app_commands.command(name="datasets", description=localized("command.datasets.description"))

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Generic, TypeVar
 
 import discord
 
@@ -14,32 +15,35 @@ log = logging.getLogger(__name__)
 # Discord rate-limits message edits; one every couple of seconds is plenty for a person.
 EDIT_INTERVAL_SECONDS = 2.0
 
+Update = TypeVar("Update")
 
-class ThrottledProgress:
-    """``report(done, total)`` may be called from any thread; at most one edit per interval."""
+
+class ThrottledProgress(Generic[Update]):
+    """``report(update)`` may be called from any thread; at most one edit per interval, showing
+    ``render(update)`` of the latest update."""
 
     def __init__(
         self,
         edit: Callable[[str], Awaitable[object]],
-        render: Callable[[int, int], str],
+        render: Callable[[Update], str],
         interval: float | None = None,
     ):
         self._edit = edit
         self._render = render
         self._interval = EDIT_INTERVAL_SECONDS if interval is None else interval
         self._loop = asyncio.get_running_loop()
-        self._latest: tuple[int, int] | None = None
-        self._shown: tuple[int, int] | None = None
+        self._latest: Update | None = None
+        self._shown: Update | None = None
         self._task: asyncio.Task | None = None
 
-    def report(self, done: int, total: int) -> None:
-        # Called from the worker thread: only hand the numbers to the loop.
-        self._loop.call_soon_threadsafe(self._set, done, total)
+    def report(self, update: Update) -> None:
+        # Called from worker threads: only hand the update to the loop.
+        self._loop.call_soon_threadsafe(self._set, update)
 
-    def _set(self, done: int, total: int) -> None:
-        self._latest = (done, total)
+    def _set(self, update: Update) -> None:
+        self._latest = update
 
-    async def __aenter__(self) -> ThrottledProgress:
+    async def __aenter__(self) -> ThrottledProgress[Update]:
         self._task = asyncio.create_task(self._run())
         return self
 
@@ -57,6 +61,6 @@ class ThrottledProgress:
                 continue
             self._shown = latest
             try:
-                await self._edit(self._render(*latest))
+                await self._edit(self._render(latest))
             except discord.HTTPException:
                 log.warning("could not update a progress message", exc_info=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import discord
 
-from augment.job import AugmentJob
+from augment.job import AugmentJob, ModelDownload, RowsDone
 from bot.formatting import relative_time
 from i18n import Language, text
 from storage.datasets import Dataset
@@ -13,24 +13,41 @@ MESSAGE_LIMIT = 2000
 SAMPLE_LENGTH = 120
 
 
-def progress_text(filename: str, method: str, done: int, total: int) -> str:
+def progress_text(
+    filename: str, method: str, update: RowsDone | ModelDownload, language: Language
+) -> str:
+    if isinstance(update, ModelDownload):
+        return update.message.render(language)
     name = discord.utils.escape_markdown(filename)
-    return f"Augmenting **{name}** with {method}: rows {done}/{total}"
+    return text(
+        "augment.reply.progress",
+        language,
+        file=name,
+        method=method,
+        done=update.done,
+        total=update.total,
+    )
 
 
-def result_text(job: AugmentJob, dataset: Dataset) -> str:
+def result_text(job: AugmentJob, dataset: Dataset, language: Language) -> str:
     request = job.request
     lines = [
-        f"**{discord.utils.escape_markdown(request.filename)}** → dataset **#{dataset.id}** "
-        f"({request.method}, count {request.count})",
-        *(f"- {line}" for line in job.summary()),
+        text(
+            "augment.reply.result",
+            language,
+            file=discord.utils.escape_markdown(request.filename),
+            dataset=dataset.id,
+            method=request.method,
+            count=request.count,
+        ),
+        *(f"- {line.render(language)}" for line in job.summary()),
     ]
     if job.result.samples:
-        lines.append("New sentences, for example:")
+        lines.append(text("augment.reply.samples", language))
         lines += [f"> {_clip(sample)}" for sample in job.result.samples]
-    lines.append(f"Train on it with `/train dataset:{dataset.id}`.")
-    text = "\n".join(lines)
-    return text if len(text) <= MESSAGE_LIMIT else text[: MESSAGE_LIMIT - 1] + "…"
+    lines.append(text("augment.reply.train_it", language, dataset=dataset.id))
+    reply = "\n".join(lines)
+    return reply if len(reply) <= MESSAGE_LIMIT else reply[: MESSAGE_LIMIT - 1] + "…"
 
 
 def _clip(sentence: str) -> str:

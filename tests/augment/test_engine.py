@@ -230,3 +230,12 @@ def test_bad_options_are_refused(
     arguments: dict[str, object] = {"fill_mask": rigged_english, **options}
     with pytest.raises(AugmentOptionError, match=message):
         augment(rows("My cat is here."), **arguments)  # type: ignore[arg-type]
+
+
+def test_a_bad_option_is_explained_in_japanese_too(rigged_english: FillMaskModel) -> None:
+    with pytest.raises(AugmentOptionError) as error:
+        augment(rows("My cat is here."), method="bert", count=1, fill_mask=rigged_english)
+    assert error.value.render("ja") == (
+        "count が 1 だと元の例しか残りません。bert では 2 以上を指定してください"
+        "（count は、データを最大で何倍にするかです）。"
+    )

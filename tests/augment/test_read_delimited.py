@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from augment import InputError, ReadLimits, SkippedRow, read_sheet
+from augment import InputError, ReadLimits, read_sheet
 
 LIMITS = ReadLimits(max_bytes=100_000, max_rows=50)
 CSV_TEXT = (
@@ -39,7 +39,7 @@ def test_csv_in_each_excel_encoding_reads_the_same(data: bytes) -> None:
     assert pairs(result) == EXPECTED
     assert result.examples[0].content_of("system") == "あなたはスタックチャン"
     # A cell with a line break is still one row, as Excel shows it.
-    assert result.skipped == [SkippedRow(5, "assistant is empty")]
+    assert [str(skip) for skip in result.skipped] == ["row 5: assistant is empty"]
 
 
 def test_tsv_with_header_in_any_order_and_case() -> None:
@@ -65,8 +65,9 @@ def test_missing_column_in_csv_says_which() -> None:
     with pytest.raises(InputError) as error:
         read_sheet(data, "m.csv", default_system=None, limits=LIMITS)
     assert str(error.value) == (
-        "m.csv, header row 1: missing column(s) user (found system (column 1), "
-        "assistant (column 3))."
+        # Columns by their letters: staff open CSV files in Excel.
+        "m.csv, header row 1: missing column(s) user (found system (column A) and "
+        "assistant (column C))."
     )
 
 
@@ -91,3 +92,28 @@ def test_csv_byte_limit() -> None:
         InputError, match=r"^big\.csv: the file is 415 bytes, over the limit of 400"
     ):
         read_sheet(data, "big.csv", default_system="s", limits=ReadLimits(400, 1000))
+
+
+@pytest.mark.parametrize(
+    ("data", "japanese"),
+    [
+        (
+            b"system,user,assistant\ns,u,a\n" + b"s,\x81\xff,a\n",
+            "bad.csv 3行目: 文字コードが UTF-8 でも Shift_JIS (cp932) でもありません。"
+            "Excel で「CSV UTF-8」形式で保存し直してから、もう一度送ってください。",
+        ),
+        (
+            "システム,質問\ns,u\n".encode(),
+            "bad.csv 1行目の見出し: アシスタントの列がありません（見つかった列: システム（A列）と"
+            "ユーザー（B列））。列を書き足してから、もう一度送ってください。",
+        ),
+        (
+            ("user,assistant\n" + "u,a\n" * 60).encode(),
+            "bad.csv: 行が上限の50行を超えています。いくつかのファイルに分けてから送ってください。",
+        ),
+    ],
+)
+def test_problems_read_in_japanese_naming_rows_and_columns_as_excel_does(data, japanese) -> None:
+    with pytest.raises(InputError) as error:
+        read_sheet(data, "bad.csv", default_system="s", limits=LIMITS)
+    assert error.value.render("ja") == japanese

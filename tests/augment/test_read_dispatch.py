@@ -21,7 +21,7 @@ LIMITS = ReadLimits(max_bytes=10_000, max_rows=10)
         ),
         (
             "README",
-            "README: unsupported file type '(no extension)'; use .xlsx, .csv, .tsv or .jsonl.",
+            "README: the file name has no extension; use .xlsx, .csv, .tsv or .jsonl.",
         ),
     ],
 )

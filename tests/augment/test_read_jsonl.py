@@ -45,7 +45,7 @@ def test_examples_pass_through_with_every_field() -> None:
             ]
         },
     ]
-    assert [example.source for example in result.examples] == ["line 1", "line 4"]
+    assert [str(example.source) for example in result.examples] == ["line 1", "line 4"]
     assert result.rows_read == 2
 
 
@@ -214,3 +214,13 @@ def test_what_augment_writes_is_strict_utf8_json_whatever_the_text() -> None:
         example.to_json_object() for example in read.examples
     ]
     assert read.examples[1].messages[0]["content"] == "😀 は一文字"
+
+
+def test_a_bad_line_is_explained_in_japanese_naming_the_line() -> None:
+    data = b'{"messages": [{"role": "user", "content": "hi"}]}\n'
+    with pytest.raises(InputError) as error:
+        read_sheet(data, "t.jsonl", default_system=None, limits=LIMITS)
+    assert str(error.value) == "t.jsonl, line 1: has no assistant message."
+    assert error.value.render("ja") == (
+        "t.jsonl 1行目: assistant のメッセージがありません。直してから、もう一度送ってください。"
+    )

@@ -5,7 +5,7 @@ import zipfile
 
 import pytest
 
-from augment import InputError, ReadLimits, SkippedRow, read_sheet
+from augment import InputError, ReadLimits, read_sheet
 from tests.augment.sheets import SYSTEM, handmade_workbook, with_cached_value, workbook_bytes
 
 LIMITS = ReadLimits(max_bytes=1_000_000, max_rows=100)
@@ -51,11 +51,11 @@ def test_template_rows_become_examples_and_half_filled_rows_are_reported() -> No
             {"role": "assistant", "content": "こんにちは。いい天気だね"},
         ]
     }
-    assert result.skipped == [
-        SkippedRow(5, "assistant is empty"),
-        SkippedRow(7, "user is empty"),
+    assert [str(skip) for skip in result.skipped] == [
+        "row 5: assistant is empty",
+        "row 7: user is empty",
     ]
-    assert str(result.skipped[0]) == "row 5: assistant is empty"
+    assert result.skipped[0].message.render("ja") == "5行目: アシスタントの欄が空です"
     assert result.rows_read == 6
 
 
@@ -65,7 +65,7 @@ def test_formula_without_a_saved_value_is_an_empty_cell_not_formula_text() -> No
     )
     result = read_sheet(data, "f.xlsx", default_system=None, limits=LIMITS)
     assert users(result) == ["u"]
-    assert result.skipped == [SkippedRow(2, "user is empty")]
+    assert [str(skip) for skip in result.skipped] == ["row 2: user is empty"]
 
 
 def test_excel_error_cell_skips_the_row_naming_the_column() -> None:
@@ -74,7 +74,12 @@ def test_excel_error_cell_skips_the_row_naming_the_column() -> None:
     )
     result = read_sheet(data, "e.xlsx", default_system=None, limits=LIMITS)
     assert users(result) == ["u2"]
-    assert result.skipped == [SkippedRow(2, "assistant (column C) shows the Excel error #REF!")]
+    assert [str(skip) for skip in result.skipped] == [
+        "row 2: assistant (column C) shows the Excel error #REF!"
+    ]
+    assert result.skipped[0].message.render("ja") == (
+        "2行目: C列（アシスタント）に Excel のエラー #REF! が出ています"
+    )
 
 
 def test_without_learning_data_the_first_sheet_with_a_header_is_used() -> None:
@@ -95,7 +100,7 @@ def test_header_below_a_title_keeps_excel_row_numbers() -> None:
     data = workbook_bytes([("LearningData", rows)])
     result = read_sheet(data, "t.xlsx", default_system=None, limits=LIMITS)
     assert users(result) == ["u2"]
-    assert result.skipped == [SkippedRow(4, "assistant is empty")]
+    assert [str(skip) for skip in result.skipped] == ["row 4: assistant is empty"]
 
 
 def test_missing_system_column_uses_the_default_system_prompt() -> None:
@@ -128,31 +133,37 @@ def test_learning_data_missing_a_column_says_which() -> None:
         read_sheet(data, "m.xlsx", default_system=None, limits=LIMITS)
     assert str(error.value) == (
         "m.xlsx, sheet 'LearningData', header row 1: missing column(s) assistant "
-        "(found system (column A), user (column B))."
+        "(found system (column A) and user (column B))."
     )
 
 
 def test_a_column_named_twice_is_an_error() -> None:
     data = workbook_bytes([("LearningData", [["system", "user", "assistant", "User"]])])
-    with pytest.raises(InputError, match="'user' appears twice \\(column B and column D\\)"):
+    with pytest.raises(
+        InputError, match="the column user appears twice \\(column B and column D\\); keep one"
+    ):
         read_sheet(data, "twice.xlsx", default_system=None, limits=LIMITS)
 
 
 def test_no_sheet_with_a_header_lists_the_sheets() -> None:
-    data = workbook_bytes([("Sheet1", [["質問", "答え"]]), ("Sheet2", [])])
+    data = workbook_bytes([("Sheet1", [["名前", "メモ"]]), ("Sheet2", [])])
     with pytest.raises(InputError) as error:
         read_sheet(data, "h.xlsx", default_system=None, limits=LIMITS)
     message = str(error.value)
     assert message.startswith("h.xlsx: no sheet has a header row")
-    assert "'Sheet1', 'Sheet2'" in message
+    assert "(looked in sheet 'Sheet1' and sheet 'Sheet2')" in message
+    assert error.value.render("ja").startswith(
+        "h.xlsx: 「システム」「ユーザー」「アシスタント」の見出しがあるシートが見つかりません"
+        "（「Sheet1」シートと「Sheet2」シートを見ました）。"
+    )
 
 
 def test_learning_data_without_header_shows_what_is_there() -> None:
-    data = workbook_bytes([("LearningData", [["質問", "答え"], ["こんにちは", "やあ"]])])
+    data = workbook_bytes([("LearningData", [["名前", "メモ"], ["こんにちは", "やあ"]])])
     with pytest.raises(InputError) as error:
         read_sheet(data, "h.xlsx", default_system=None, limits=LIMITS)
     assert "h.xlsx, sheet 'LearningData': no header row" in str(error.value)
-    assert "row 1 has: 質問, 答え" in str(error.value)
+    assert "row 1 has: 名前, メモ" in str(error.value)
 
 
 def test_sheet_with_only_blank_and_half_filled_rows_is_refused() -> None:
@@ -264,6 +275,10 @@ def test_a_row_after_a_long_blank_stretch_is_reported_not_dropped() -> None:
     assert str(error.value) == (
         "gap.xlsx, sheet 'LearningData': row 12005 comes after 10,000 blank rows, and reading "
         "stops at such a gap; delete the blank rows above it."
+    )
+    assert error.value.render("ja") == (
+        "gap.xlsx の「LearningData」シート: 12005行目の前に 10,000 行の空行が続いていて、"
+        "読み込みがそこで止まります。上の空行を消してから、もう一度送ってください。"
     )
 
 

@@ -145,11 +145,14 @@ QUESTIONS = "system,user,assistant\n" + "".join(f"s,question {i},answer {i}\n" f
 @pytest.mark.parametrize(
     ("option", "message"),
     [
-        (("--top-k", "0"), "--top-k 0 is invalid: Input should be greater than or equal to 1"),
-        (("--batch-size", "0"), "--batch-size 0 is invalid: Input should be greater than or equal"),
+        (
+            ("--top-k", "0"),
+            "--top-k 0 is invalid: it must be between 1 and 100 (as for AUGMENT_TOP_K)",
+        ),
+        (("--batch-size", "0"), "--batch-size 0 is invalid: it must be between 1 and 1024"),
         (
             ("--batch-size", "100000"),
-            "--batch-size 100000 is invalid: Input should be less than or equal to 1024 "
+            "--batch-size 100000 is invalid: it must be between 1 and 1024 "
             "(as for AUGMENT_BATCH_SIZE)",
         ),
     ],
@@ -257,3 +260,50 @@ def test_a_capped_count_is_said_and_copies_are_not_shown_as_samples(tmp_path):
     assert "examples out: 6 (1 original + 5 duplicate)" in result.stdout
     assert "count 30 was capped to 6 (AUGMENT_MAX_NEW_PER_ROW = 5 new per row)" in result.stdout
     assert "sample" not in result.stdout
+
+
+JAPANESE_SHEET = "質問,答え\nこんにちは,やあ\n元気？,\n".encode()
+# The locale variables that gettext reads before LANG, emptied so LANG decides.
+LANG_ONLY = {"LC_ALL": "", "LC_MESSAGES": "", "LANGUAGE": "", "KOBO_LANGUAGE": ""}
+
+
+def test_output_follows_lang_japanese_for_ja_jp_english_for_c(tmp_path):
+    (tmp_path / "q.csv").write_bytes(JAPANESE_SHEET)
+    args = ("q.csv", "--system", "s", "--count", "2")
+    japanese = run_cli(*args, cwd=tmp_path, **{**LANG_ONLY, "LANG": "ja_JP.UTF-8"})
+    assert japanese.returncode == 0, japanese.stderr
+    assert japanese.stdout.splitlines() == [
+        "読み込んだ行: 2行",
+        "飛ばした行: 1行（3行目: アシスタントの欄が空です）",
+        "できた例: 2件（元の例 1件 + duplicate で増やした例 1件）",
+        "飛ばした行も使うには、その行を直してから、もう一度送ってください。",
+        "q-duplicate.jsonl に書き出しました",
+    ]
+    english = run_cli(*args, cwd=tmp_path, **{**LANG_ONLY, "LANG": "C"})
+    assert english.returncode == 0, english.stderr
+    assert english.stdout.splitlines()[:3] == [
+        "rows read: 2",
+        "skipped: 1 (row 3: assistant is empty)",
+        "examples out: 2 (1 original + 1 duplicate)",
+    ]
+    assert english.stdout.splitlines()[-1] == "wrote q-duplicate.jsonl"
+
+
+def test_errors_follow_lang_and_kobo_language_overrides_it(tmp_path):
+    (tmp_path / "q.csv").write_bytes("名前,メモ\nこんにちは,やあ\n".encode())
+    japanese = run_cli("q.csv", cwd=tmp_path, **{**LANG_ONLY, "LANG": "ja_JP.UTF-8"})
+    assert japanese.returncode == 2
+    assert japanese.stderr.splitlines()[-1] == (
+        "kobo augment: q.csv: 最初の20行に見出しの行が見つかりません（1行目: 名前, メモ／"
+        "2行目: こんにちは, やあ）。列の見出しを「システム」「ユーザー」「アシスタント」"
+        "（または「質問」「答え」）にしてから、もう一度送ってください。"
+    )
+    (tmp_path / "good.csv").write_bytes(JAPANESE_SHEET)
+    japanese_setting = {**LANG_ONLY, "LANG": "C", "KOBO_LANGUAGE": "ja"}
+    forced = run_cli("good.csv", "--system", "s", "--count", "0", cwd=tmp_path, **japanese_setting)
+    assert forced.returncode == 2
+    assert "kobo augment: count は 1 以上にしてください（指定: 0）。" in forced.stderr
+    english = run_cli("q.csv", "--top-k", "0", cwd=tmp_path, **{**LANG_ONLY, "LANG": "C"})
+    assert english.stderr.strip() == (
+        "kobo augment: --top-k 0 is invalid: it must be between 1 and 100 (as for AUGMENT_TOP_K)"
+    )

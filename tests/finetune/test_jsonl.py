@@ -68,3 +68,19 @@ def test_the_writer_refuses_a_lone_surrogate_instead_of_writing_it():
 
 def test_nothing_to_write_is_an_empty_file():
     assert jsonl_bytes([]) == b""
+
+
+@pytest.mark.parametrize(
+    ("text", "japanese"),
+    [
+        ('{"a": NaN}', "NaN は JSON の数値として使えません"),
+        ('{"a": 1, "b": 2, "a": 3}', "1つのオブジェクトにキー 'a' が2回出てきます"),
+        ("[" * 40 + "]" * 40, "入れ子が深すぎます（32段まで）"),
+        ('{"a": 1,}', "JSON として正しくありません（9文字目: Expecting property name enclosed"),
+    ],
+)
+def test_the_reason_is_a_message_in_either_language(text, japanese):
+    with pytest.raises(JSONLineError) as error:
+        parse_json_line(text)
+    assert error.value.render("ja").startswith(japanese)
+    assert str(error.value) == error.value.render("en")

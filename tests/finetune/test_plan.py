@@ -63,6 +63,10 @@ def test_fixed_epochs_and_the_per_example_limit_cap_the_bill():
         "train.jsonl: 10 example(s) over 20 tokens will be truncated (lines 1, 2, 3, 4, 5, 6, 7,"
         " 8, 9, 10)"
     ]
+    assert plan.warning_messages[0].render("ja") == (
+        "train.jsonl: 20 トークンを超える例が 10件あり、超えた部分は学習に使われません"
+        "（1, 2, 3, 4, 5, 6, 7, 8, 9, 10行目）"
+    )
     assert plan.ok  # truncation is a warning, not a refusal
 
 
@@ -104,6 +108,9 @@ def test_file_problems_and_validation_file_problems_are_both_shown():
     )
     assert not plan.ok
     assert plan.problems[0].startswith("valid.jsonl line 1: not valid JSON")
+    japanese = [p if isinstance(p, str) else p.render("ja") for p in plan.problem_messages]
+    assert japanese[0].startswith("valid.jsonl 1行目: JSON として正しくありません")
+    assert [str(p) for p in plan.problem_messages] == plan.problems
     assert plan.training.problem_count == 0
     assert plan.validation.lines == 1
 

@@ -209,3 +209,25 @@ def test_an_example_longer_than_any_tokenization_of_the_limit_is_too_long():
         "1,000 tokens)"
     ]
     assert 5 in [e.line for e in report.examples]
+
+
+def test_problems_are_messages_a_japanese_reader_gets_in_japanese():
+    line = json.dumps({"messages": [{"role": "robot", "content": ""}]})
+    report = validate_chat_jsonl(with_line(3, line), file="t.jsonl")
+    assert [p.full_message.render("ja") for p in report.problems] == [
+        "t.jsonl 3行目: 1番目のメッセージ: role 'robot' は使えません"
+        "（system、user、assistant のどれかにしてください）",
+        "t.jsonl 3行目: 1番目のメッセージ: content が空です",
+    ]
+    assert [p.message.key for p in report.problems] == [
+        "datacheck.example.in_message",
+        "datacheck.example.in_message",
+    ]
+    assert messages_of(report.problems)[1] == "t.jsonl line 3: message 1 has empty content"
+
+
+def test_a_whole_file_problem_in_japanese():
+    report = validate_chat_jsonl(training_jsonl(9), file="train.jsonl")
+    assert report.problems[0].full_message.render("ja") == (
+        "train.jsonl: 例が足りません。10件以上必要ですが、9件しかありません"
+    )

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 
 import pytest
 
+from augment.fill_mask import clear_cache
+from i18n import text
 from tests.augment.conftest import JAPANESE_RIGGED
 from tests.augment.models import build_model, japanese_tokenizer
 from tests.augment.sheets import SYSTEM, workbook_bytes
 from tests.conftest import show_every_command_to_everyone
+from tests.fakes.huggingface import FakeHub
 
 ROWS = [
     ("System", "User", "Assistant"),
@@ -148,7 +152,9 @@ async def test_a_file_over_the_size_limit_is_refused_before_download(kobo, fake_
         {"file": fake_discord.attachment("big.csv", b"x" * 500), "method": "duplicate", "count": 2},
         workshop.staff,
     )
-    assert reply.ephemeral and "big.csv: 500 bytes is over the limit of 100 bytes" in reply.content
+    assert (
+        reply.ephemeral and "big.csv: the file is 500 bytes, over the limit of 100" in reply.content
+    )
     assert not fake_discord.requests_to("GET", "/attachments/")
 
 
@@ -203,3 +209,136 @@ async def test_a_capped_count_is_said_and_copies_are_not_shown_as_new_sentences(
     assert "examples out: 21 (1 original + 20 duplicate)" in reply.content
     assert "count 30 was capped to 21 (AUGMENT_MAX_NEW_PER_ROW = 20 new per row)" in reply.content
     assert "New sentences" not in reply.content
+
+
+# A sheet as a Japanese workshop writes it: Japanese headers, a half-filled row.
+JAPANESE_SHEET = "質問,答え\r\nこんにちは,やあ！\r\n元気？,\r\n好きな花は？,ひまわり\r\n".encode(
+    "cp932"
+)
+
+
+async def augment_japanese_sheet(fake_discord, workshop, locale):
+    return await (
+        await fake_discord.invoke(
+            "augment",
+            {
+                "file": fake_discord.attachment("挨拶.csv", JAPANESE_SHEET),
+                "method": "duplicate",
+                "count": 2,
+                "system_prompt": "あなたはロボットです。",
+            },
+            user=workshop.staff,
+            locale=locale,
+        )
+    ).wait_response()
+
+
+async def test_a_japanese_sheet_gets_a_japanese_summary_for_a_japanese_reader(
+    kobo, fake_discord, workshop
+):
+    reply = await augment_japanese_sheet(fake_discord, workshop, "ja")
+    assert not reply.ephemeral
+    for line in (
+        "**挨拶.csv** → データセット **#1**（duplicate、count 2）",
+        "- 読み込んだ行: 3行",
+        "- 飛ばした行: 1行（3行目: アシスタントの欄が空です）",
+        "- できた例: 4件（元の例 2件 + duplicate で増やした例 2件）",
+        "- 飛ばした行も使うには、その行を直してから、もう一度送ってください。",
+        "`/train dataset:1` で学習を始められます。",
+    ):
+        assert line in reply.content.splitlines(), reply.content
+    lines = [json.loads(x) for x in reply.file("挨拶-duplicate.jsonl").data.splitlines()]
+    assert [x["messages"][1]["content"] for x in lines] == ["こんにちは", "好きな花は？"] * 2
+    assert [x["messages"][2]["content"] for x in lines[:2]] == ["やあ！", "ひまわり"]
+
+
+async def test_the_same_sheet_reads_in_english_for_an_english_reader(kobo, fake_discord, workshop):
+    reply = await augment_japanese_sheet(fake_discord, workshop, "en-US")
+    for line in (
+        "**挨拶.csv** → dataset **#1** (duplicate, count 2)",
+        "- rows read: 3",
+        "- skipped: 1 (row 3: assistant is empty)",
+        "- examples out: 4 (2 original + 2 duplicate)",
+        "Train on it with `/train dataset:1`.",
+    ):
+        assert line in reply.content.splitlines(), reply.content
+
+
+async def test_a_sheet_without_usable_rows_is_explained_in_the_readers_language(
+    kobo, fake_discord, workshop
+):
+    rows = [("システム", "ユーザー", "アシスタント"), ("s", "元気？", None)]
+    sheet = workbook_bytes([("LearningData", rows)])
+    replies = {}
+    for locale in ("ja", "en-US"):
+        replies[locale] = await (
+            await fake_discord.invoke(
+                "augment",
+                {
+                    "file": fake_discord.attachment("robot.xlsx", sheet),
+                    "method": "bert",
+                    "count": 3,
+                },
+                user=workshop.staff,
+                locale=locale,
+            )
+        ).wait_response()
+    assert replies["ja"].content == (
+        "robot.xlsx の「LearningData」シート: 使える行がありません（2行目: アシスタントの欄が"
+        "空です）。その行を直してから、もう一度送ってください。"
+    )
+    assert replies["en-US"].content == (
+        "robot.xlsx, sheet 'LearningData': no usable rows (row 2: assistant is empty)."
+    )
+    assert await kobo.services.datasets.count() == 0
+
+
+async def test_augment_reads_in_japanese_in_the_command_picker(kobo, fake_discord, workshop):
+    command = fake_discord.synced_command("augment", workshop.guild)
+    assert command["description_localizations"]["ja"] == text("command.augment.description", "ja")
+    options = {option["name"]: option for option in command["options"]}
+    assert options["count"]["description_localizations"]["ja"] == "データを最大で何倍にするか"
+    methods = {c["value"]: c["name_localizations"]["ja"] for c in options["method"]["choices"]}
+    assert methods == {
+        "duplicate": text("choice.augment_method.duplicate", "ja"),
+        "bert": text("choice.augment_method.bert", "ja"),
+    }
+    copies = {c["value"]: c["name"] for c in options["review_copy"]["choices"]}
+    assert copies == {"csv": "CSV", "xlsx": "Excel workbook (.xlsx)"}
+
+
+async def test_the_first_bert_run_says_the_model_is_downloading(
+    kobo, fake_discord, workshop, tmp_path, monkeypatch
+):
+    repo = "kobo-tests/tiny-bert"
+    folder = tmp_path / "hub-model"
+    build_model(folder, japanese_tokenizer(folder), rigged=JAPANESE_RIGGED)
+    async with FakeHub(repo, folder) as hub:
+        hub.use_in(monkeypatch, tmp_path / "hf-cache")
+        hub.hold("model.safetensors")  # the weights stop half-way until the test has looked
+        kobo.settings.augment_model = repo
+        running = await fake_discord.invoke(
+            "augment",
+            {
+                "file": fake_discord.attachment("robot.xlsx", workshop_sheet()),
+                "method": "bert",
+                "count": 3,
+            },
+            user=workshop.staff,
+            locale="ja",
+        )
+        public = await running.wait_for(
+            lambda i: i.original if i.original and "ダウンロード" in i.original.content else None
+        )
+        assert re.fullmatch(r"モデルをダウンロードしています… \(\d+\.\d MB\)", public.content)
+        assert not public.ephemeral
+        hub.release()
+        done = await running.wait_for(
+            lambda i: i.original if i.original and i.original.attachments else None
+        )
+    clear_cache()
+    assert done.id == public.id
+    assert "データセット **#1**" in done.content
+    assert "- 読み込んだ行: 3行" in done.content.splitlines()
+    assert "新しくできた文の例:" in done.content.splitlines()
+    assert len(done.file("robot-bert.jsonl").data.splitlines()) == 6

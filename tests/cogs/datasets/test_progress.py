@@ -16,10 +16,10 @@ async def test_reports_from_a_worker_thread_become_throttled_edits():
 
     def work(report) -> None:
         for done in range(1, 201):
-            report(done, 200)
+            report((done, 200))
             time.sleep(0.002)  # about 0.4 s of "work"
 
-    progress = ThrottledProgress(edit, lambda done, total: f"rows {done}/{total}", interval=0.1)
+    progress = ThrottledProgress(edit, lambda update: "rows {}/{}".format(*update), interval=0.1)
     async with progress:
         await asyncio.to_thread(work, progress.report)
         await asyncio.sleep(0.25)  # the last numbers are shown within one interval
@@ -39,6 +39,6 @@ async def test_no_report_no_edit():
     async def edit(text: str) -> None:
         edits.append(text)
 
-    async with ThrottledProgress(edit, lambda d, t: f"{d}/{t}", interval=0.01):
+    async with ThrottledProgress(edit, str, interval=0.01):
         await asyncio.sleep(0.05)
     assert edits == []
