@@ -147,8 +147,8 @@ def plan_embed(
             ),
             inline=False,
         )
-    if plan.problems:
-        shown = plan.problems[:SHOWN_PROBLEMS]
+    if plan.problem_messages:
+        shown = plan.problem_messages[:SHOWN_PROBLEMS]
         more = plan.problem_count - len(shown)
         lines = [f"• {discord.utils.escape_markdown(rendered(p, language))}" for p in shown]
         if more > 0:
@@ -158,8 +158,11 @@ def plan_embed(
             value="\n".join(lines)[:1024],
             inline=False,
         )
-    if plan.warnings:
-        lines = [f"• {discord.utils.escape_markdown(rendered(w, language))}" for w in plan.warnings]
+    if plan.warning_messages:
+        lines = [
+            f"• {discord.utils.escape_markdown(rendered(w, language))}"
+            for w in plan.warning_messages
+        ]
         embed.add_field(
             name=t("training.preview.warnings"), value="\n".join(lines)[:1024], inline=False
         )
