@@ -14,6 +14,7 @@ from augment.read_xlsx import (
     EXCEL_ERRORS,
     MAX_BLANK_RUN,
     READ_COLUMNS,
+    ROWS_SLACK,
     WorkbookBounds,
     choose_sheet,
     open_workbook,
@@ -114,6 +115,9 @@ def read_sheet(
             # A cell per column read in each row the reader may walk: the header search, the row
             # limit, and the blank (formatted) stretch it reads through before it stops.
             cells=(HEADER_SEARCH_ROWS + limits.max_rows + MAX_BLANK_RUN) * READ_COLUMNS,
+            # Ten times the rows it may walk: room for sheets formatted far below their data,
+            # while millions of empty rows are refused before openpyxl spends seconds on them.
+            rows=(HEADER_SEARCH_ROWS + limits.max_rows + MAX_BLANK_RUN) * ROWS_SLACK,
         )
         with open_workbook(data, name, bounds) as workbook:
             sheet = choose_sheet(workbook, name)

@@ -14,7 +14,7 @@ from openpyxl.reader.excel import ExcelReader
 
 from augment.errors import InputError
 from augment.table import HEADER_SEARCH_ROWS, Row, Where, is_header_like
-from augment.xlsx_zip import count_texts_and_cells, first_value_row_after
+from augment.xlsx_zip import count_texts_cells_and_rows, first_value_row_after
 from i18n import Message, msg, row
 from i18n.joining import joined
 
@@ -26,6 +26,8 @@ READ_COLUMNS = 10
 # Workshop templates are formatted far below the last row anyone fills in: stop after this many
 # blank rows in a row instead of walking a million formatted-but-empty rows.
 MAX_BLANK_RUN = 10_000
+# How many times the rows the reader may walk a workbook may hold (WorkbookBounds.rows).
+ROWS_SLACK = 10
 # Excel shows these texts for a formula that failed; they are never meant as training text.
 EXCEL_ERRORS = frozenset(
     {"#REF!", "#VALUE!", "#N/A", "#DIV/0!", "#NAME?", "#NULL!", "#NUM!", "#SPILL!", "#CALC!"}
@@ -42,6 +44,9 @@ class WorkbookBounds:
     # Cells of all sheets together. openpyxl parses every one of them, even in load_workbook: a
     # sheet without a <dimension> element is walked to its end to look for one.
     cells: int
+    # Rows of all sheets together, for the same reason: millions of empty <row/> elements hold
+    # no cell but still take seconds and hundreds of MB.
+    rows: int
 
 
 @contextmanager
@@ -84,39 +89,43 @@ def _check_archive(
         )
     # Every member, not only xl/sharedStrings.xml and xl/worksheets/: the workbook may name its
     # parts anyhow. Real workbooks have <c> elements in worksheets only.
-    texts = cells = 0
+    texts = cells = rows = 0
     cells_by_part: dict[str, int] = {}
+    rows_by_part: dict[str, int] = {}
     for item in archive.infolist():
         try:
             with archive.open(item) as member:
-                found = count_texts_and_cells(
+                found = count_texts_cells_and_rows(
                     member,
                     stop_texts_above=bounds.texts - texts,
                     stop_cells_above=bounds.cells - cells,
+                    stop_rows_above=bounds.rows - rows,
                 )
         except Exception:  # encrypted, corrupt, unknown compression: zipfile raises many kinds
             continue  # load_workbook below reports the member if it matters
         texts += found.texts
         cells += found.cells
+        rows += found.rows
         cells_by_part[item.filename] = cells_by_part.get(item.filename, 0) + found.cells
+        rows_by_part[item.filename] = rows_by_part.get(item.filename, 0) + found.rows
         if texts > bounds.texts:
             raise InputError(
                 msg("augment.xlsx.too_many_texts", file=filename, limit=f"{bounds.texts:,}")
             )
-        if cells > bounds.cells:
-            crowded = max(cells_by_part, key=cells_by_part.__getitem__)
-            title = _sheet_title(data, crowded)
-            where = (
-                sheet_name(title) if title is not None else msg("augment.xlsx.part", part=crowded)
-            )
-            raise InputError(
-                msg(
-                    "augment.xlsx.too_many_cells",
-                    file=filename,
-                    limit=f"{bounds.cells:,}",
-                    most_in=where,
-                )
-            )
+        for key, count, limit, by_part in (
+            ("augment.xlsx.too_many_cells", cells, bounds.cells, cells_by_part),
+            ("augment.xlsx.too_many_rows", rows, bounds.rows, rows_by_part),
+        ):
+            if count > limit:
+                most_in = _crowded_part(data, by_part)
+                raise InputError(msg(key, file=filename, limit=f"{limit:,}", most_in=most_in))
+
+
+def _crowded_part(data: bytes, counts_by_part: dict[str, int]) -> Message:
+    """The sheet (or, failing that, the zip member) with the highest count, named for a person."""
+    crowded = max(counts_by_part, key=counts_by_part.__getitem__)
+    title = _sheet_title(data, crowded)
+    return sheet_name(title) if title is not None else msg("augment.xlsx.part", part=crowded)
 
 
 def _sheet_title(data: bytes, part: str) -> str | None:

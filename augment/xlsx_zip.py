@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from typing import IO
 
 CHUNK_BYTES = 1 << 20
-# <si> is one shared string, <c> one cell of a worksheet ("x:" and other namespace prefixes are
-# allowed in the XML).
-TEXT_OR_CELL = re.compile(rb"<(?:\w+:)?(si|c)[\s/>]")
+# <si> is one shared string, <c> one cell and <row> one row of a worksheet ("x:" and other
+# namespace prefixes are allowed in the XML).
+COUNTED_ELEMENT = re.compile(rb"<(?:\w+:)?(si|c|row)[\s/>]")
 # A <row> start tag, or a cell value that is not blank: <v> (number, shared-string index, formula
 # result) or <t> (text of an inline string). A formula filled down a template saves "" as its
 # result: that is no value. The patterns hold no second "<", which chunks() relies on.
@@ -49,22 +49,24 @@ def chunks(source: IO[bytes]) -> Iterator[bytes]:
 class PartCount:
     texts: int
     cells: int
+    rows: int
 
 
-def count_texts_and_cells(
-    source: IO[bytes], *, stop_texts_above: int, stop_cells_above: int
+def count_texts_cells_and_rows(
+    source: IO[bytes], *, stop_texts_above: int, stop_cells_above: int, stop_rows_above: int
 ) -> PartCount:
-    """How many ``<si>`` and ``<c>`` elements ``source`` holds, in one pass that stops soon after
-    either count goes above its ``stop_*_above``."""
-    texts = cells = 0
+    """How many ``<si>``, ``<c>`` and ``<row>`` elements ``source`` holds, in one pass that stops
+    soon after any count goes above its ``stop_*_above``."""
+    texts = cells = rows = 0
     for chunk in chunks(source):
-        names = TEXT_OR_CELL.findall(chunk)
-        chunk_texts = names.count(b"si")
+        names = COUNTED_ELEMENT.findall(chunk)
+        chunk_texts, chunk_rows = names.count(b"si"), names.count(b"row")
         texts += chunk_texts
-        cells += len(names) - chunk_texts
-        if texts > stop_texts_above or cells > stop_cells_above:
+        rows += chunk_rows
+        cells += len(names) - chunk_texts - chunk_rows
+        if texts > stop_texts_above or cells > stop_cells_above or rows > stop_rows_above:
             break
-    return PartCount(texts=texts, cells=cells)
+    return PartCount(texts=texts, cells=cells, rows=rows)
 
 
 def first_value_row_after(source: IO[bytes], row: int) -> int | None:

@@ -348,3 +348,28 @@ def test_columns_after_j_are_not_read() -> None:
     data = handmade_workbook([HEADER_AND_ONE_ROW, *far_right], TEXTS)
     limits = ReadLimits(max_bytes=1_000_000, max_rows=2)
     assert users(read_sheet(data, "notes.xlsx", default_system=None, limits=limits)) == ["x"]
+
+
+def test_millions_of_empty_rows_are_refused_before_openpyxl_parses_them() -> None:
+    # 5,000,000 empty rows zip to under 100 KB and hold no cell at all; openpyxl would spend
+    # seconds and hundreds of MB walking them. Real limits: the default settings.
+    data = handmade_workbook([HEADER_AND_ONE_ROW, b"<row/>" * 5_000_000], TEXTS)
+    assert len(data) < 100_000
+    with pytest.raises(InputError) as error:
+        read_sheet(data, "tall.xlsx", default_system=None, limits=ReadLimits())
+    assert str(error.value) == (
+        "tall.xlsx: the workbook holds more than 150,200 rows, far more than the row limit could "
+        "need (most in sheet 'LearningData'); delete the unused rows below your data (formatted "
+        "empty rows too), or split it."
+    )
+    assert error.value.render("ja").startswith("tall.xlsx: ブックに 150,200 を超える行があり")
+
+
+def test_rows_within_ten_times_what_the_reader_walks_are_read() -> None:
+    # (20 header rows + 100 rows + 10,000 blank rows) x 10: 101,200 rows is the most LIMITS
+    # allows; HEADER_AND_ONE_ROW holds 2.
+    data = handmade_workbook([HEADER_AND_ONE_ROW, b"<row/>" * 101_198], TEXTS)
+    assert users(read_sheet(data, "ok.xlsx", default_system=None, limits=LIMITS)) == ["x"]
+    one_more = handmade_workbook([HEADER_AND_ONE_ROW, b"<row/>" * 101_199], TEXTS)
+    with pytest.raises(InputError, match=r"^more\.xlsx: the workbook holds more than 101,200 rows"):
+        read_sheet(one_more, "more.xlsx", default_system=None, limits=LIMITS)
