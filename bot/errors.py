@@ -18,13 +18,6 @@ from i18n import Language, LocalizedError, msg, text
 log = logging.getLogger(__name__)
 
 
-class UserFacingError(Exception):
-    """A problem the user can fix; ``str(error)`` is the whole message they see.
-
-    Prefer :class:`LocalizedError` (a catalogue message) for anything new.
-    """
-
-
 class NotStaff(LocalizedError, app_commands.CheckFailure):
     def __init__(self, command: str):
         super().__init__(msg("error.not_staff", command=command))
@@ -38,7 +31,6 @@ class NotInGuild(LocalizedError, app_commands.CheckFailure):
 # Errors whose text is meant for the user; anything else is a bug and gets logged.
 USER_ERRORS: tuple[type[Exception], ...] = (
     LocalizedError,
-    UserFacingError,
     app_commands.CheckFailure,
     AugmentError,
     FineTuningUnavailable,

@@ -49,17 +49,17 @@ def auto_epochs(n_examples: int) -> int:
     return TARGET_EPOCHS
 
 
-def suffix_problem(suffix: str | None) -> str | None:
+def suffix_problem(suffix: str | None) -> Message | None:
     """Why OpenAI would refuse this suffix, or None when it is fine (None = no suffix)."""
     if suffix is None:
         return None
     if not suffix:
-        return "suffix is empty (leave it out instead)"
+        return msg("training.param.suffix_empty")
     if len(suffix) > MAX_SUFFIX_LENGTH:
-        return f"suffix is {len(suffix)} characters long; at most {MAX_SUFFIX_LENGTH} are allowed"
+        return msg("training.param.suffix_too_long", length=len(suffix), limit=MAX_SUFFIX_LENGTH)
     if not SUFFIX_PATTERN.fullmatch(suffix):
         bad = "".join(sorted({c for c in suffix if not SUFFIX_PATTERN.fullmatch(c)}))
-        return f"suffix may only use letters, digits, '-' and '_' (not {bad!r})"
+        return msg("training.param.suffix_characters", characters=repr(bad))
     return None
 
 
@@ -70,11 +70,15 @@ class TrainingParams:
     suffix: str | None = None
     seed: int | None = None
 
-    def problems(self, models: ModelTable) -> list[str]:
+    def problems(self, models: ModelTable) -> list[Message]:
         found = []
         if self.base_model not in models:
             found.append(
-                f"unknown base model {self.base_model!r}; choose one of {', '.join(models)}"
+                msg(
+                    "training.param.unknown_base_model",
+                    model=repr(self.base_model),
+                    models=", ".join(models),
+                )
             )
         if self.epochs != "auto" and (
             isinstance(self.epochs, bool)
@@ -82,7 +86,12 @@ class TrainingParams:
             or not MIN_EPOCHS <= self.epochs <= MAX_EPOCHS
         ):
             found.append(
-                f"epochs must be 'auto' or {MIN_EPOCHS}..{MAX_EPOCHS}, got {self.epochs!r}"
+                msg(
+                    "training.param.epochs_range",
+                    low=MIN_EPOCHS,
+                    high=MAX_EPOCHS,
+                    epochs=repr(self.epochs),
+                )
             )
         if (problem := suffix_problem(self.suffix)) is not None:
             found.append(problem)
@@ -91,7 +100,7 @@ class TrainingParams:
             or not isinstance(self.seed, int)
             or not 0 <= self.seed <= MAX_SEED
         ):
-            found.append(f"seed must be a whole number 0..{MAX_SEED}, got {self.seed!r}")
+            found.append(msg("training.param.seed_range", high=MAX_SEED, seed=repr(self.seed)))
         return found
 
 
@@ -138,7 +147,7 @@ class TrainingPlan:
     model: ModelSpec | None
     training: FileCheck
     validation: FileCheck | None
-    param_problems: tuple[str, ...]
+    param_problems: tuple[Message, ...]
     estimate: CostEstimate | None
 
     @property
@@ -157,9 +166,8 @@ class TrainingPlan:
         return [str(problem) for problem in self.problem_messages]
 
     @property
-    def problem_messages(self) -> list[Message | str]:
-        """:attr:`problems` for a reader: the files' problems are catalogue messages
-        (``render(language)``); the parameter problems are texts."""
+    def problem_messages(self) -> list[Message]:
+        """:attr:`problems` for a reader, as catalogue messages (``render(language)``)."""
         return [*self.param_problems, *(problem.full_message for problem in self.file_problems)]
 
     @property

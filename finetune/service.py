@@ -482,8 +482,8 @@ def _check_plan_matches(
     plan: TrainingPlan, training_bytes: bytes, validation_bytes: bytes | None
 ) -> None:
     if not plan.ok:
-        # The first problem as the plan has it: a text, or a Message rendered with this one.
-        first = plan.problems[0] if plan.problems else "-"
+        # The first problem, put into the reader's language together with this message.
+        first = plan.problem_messages[0] if plan.problem_messages else "-"
         raise PlanNotReady(
             msg("training.error.plan_has_problems", count=plan.problem_count, first=first)
         )

@@ -293,7 +293,3 @@ class Training(commands.Cog):
             for j in jobs
             if current.casefold() in j.job_id.casefold()
         ][:25]
-
-
-def _choice(label: str, value: int | str) -> app_commands.Choice:
-    return app_commands.Choice(name=label[:100], value=value)

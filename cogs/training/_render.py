@@ -29,10 +29,6 @@ STATUS_ICONS = {
     "failed": "❌",
     "cancelled": "🛑",
 }
-NOT_FOLLOWED_HINT = (
-    "the job may still be running at OpenAI. Fix OPENAI_API_KEY in the environment or .env and "
-    "restart kobo to follow it again."
-)
 # Babel's locale for each language kobo speaks: where the currency sign goes, digit grouping.
 MONEY_LOCALES: dict[Language, str] = {"ja": "ja_JP", "en": "en_US"}
 # The reasons storage/finetune_jobs.py records for a job kobo does not follow, in words.
@@ -69,13 +65,6 @@ class Money:
             return dollars
         local = format_currency(usd * self.rate, self.currency, locale=MONEY_LOCALES[language])
         return text("training.cost.approximately", language, usd=dollars, local=local)
-
-
-def rendered(item: object, language: Language) -> str:
-    """A problem or warning for the reader: a catalogue Message (or anything that renders like
-    one) in their language; a plain text as it is."""
-    render = getattr(item, "render", None)
-    return render(language) if callable(render) else str(item)
 
 
 def file_source(filename: str) -> Message:
@@ -150,7 +139,7 @@ def plan_embed(
     if plan.problem_messages:
         shown = plan.problem_messages[:SHOWN_PROBLEMS]
         more = plan.problem_count - len(shown)
-        lines = [f"• {discord.utils.escape_markdown(rendered(p, language))}" for p in shown]
+        lines = [f"• {discord.utils.escape_markdown(p.render(language))}" for p in shown]
         if more > 0:
             lines.append(t("training.preview.more_problems", count=more))
         embed.add_field(
@@ -160,8 +149,7 @@ def plan_embed(
         )
     if plan.warning_messages:
         lines = [
-            f"• {discord.utils.escape_markdown(rendered(w, language))}"
-            for w in plan.warning_messages
+            f"• {discord.utils.escape_markdown(w.render(language))}" for w in plan.warning_messages
         ]
         embed.add_field(
             name=t("training.preview.warnings"), value="\n".join(lines)[:1024], inline=False
@@ -352,10 +340,6 @@ def _escaped(words: str) -> str:
     return discord.utils.escape_markdown(words)
 
 
-def assign_hint(model: str) -> str:
-    return f"`/assign stack_id:<number> model:{model}`"
-
-
 def start_announcement(
     who: str, job: JobRecord, source: Message, language: Language, money: Money
 ) -> str:
@@ -418,7 +402,11 @@ def notice_message(notice: Notice, language: Language) -> tuple[str, discord.Emb
         embed.add_field(
             name=t("training.field.duration"), value=duration(notice.duration_s, language)
         )
-    embed.add_field(name=t("training.field.assign_it"), value=assign_hint(model), inline=False)
+    embed.add_field(
+        name=t("training.field.assign_it"),
+        value=t("training.notice.assign_command", model=model),
+        inline=False,
+    )
     if notice.loss_curve_png:
         embed.add_field(
             name=t("training.field.chart"), value=t("training.chart.legend"), inline=False

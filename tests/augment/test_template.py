@@ -57,15 +57,16 @@ def test_the_japanese_template_explains_itself_in_japanese():
     assert "/augment" in guide and "/train" in guide and "/assign" in guide  # what comes next
 
 
-def test_a_filled_in_template_reads_like_any_sheet():
-    # After the Japanese headers are accepted (/augment), read template_xlsx("ja") here as well.
+@pytest.mark.parametrize("language", ["ja", "en"])
+def test_a_filled_in_template_reads_like_any_sheet(language):
+    # The headers are the template's own, in its language (システム / ユーザー / アシスタント).
     rows = [(None, f"質問 {n}", f"答え {n}") for n in range(1, 11)]
-    data = filled(template_xlsx("en"), rows)
+    data = filled(template_xlsx(language), rows)
     result = read_sheet(data, "kobo-template.xlsx", default_system="既定", limits=ReadLimits())
     assert result.skipped == []
     assert len(result.examples) == 12  # the two examples and ten new rows
     first, last = result.examples[0], result.examples[-1]
-    assert first.content_of("user") == text("template.example_1.user", "en")
-    assert first.content_of("system") == text("template.example_1.system", "en")
+    assert first.content_of("user") == text("template.example_1.user", language)
+    assert first.content_of("system") == text("template.example_1.system", language)
     turns = [last.content_of(role) for role in ("system", "user", "assistant")]
     assert turns == ["既定", "質問 10", "答え 10"]

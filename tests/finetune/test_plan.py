@@ -89,11 +89,33 @@ def test_bad_params_are_problems(params, problem):
     assert any(p.startswith(problem) for p in plan.problems), plan.problems
 
 
+@pytest.mark.parametrize(
+    ("params", "problem"),
+    [
+        (TrainingParams("gpt-2"), "元のモデル 'gpt-2' は使えません。gpt-4.1-mini"),
+        (TrainingParams(MODEL, epochs=51), "エポック数は auto か 1〜50 にしてください（指定: 51）"),
+        (TrainingParams(MODEL, suffix="a" * 65), "サフィックスが 65 文字あります（64 文字まで"),
+        (TrainingParams(MODEL, suffix="my model"), "サフィックスに使えない文字 ' ' が入っています"),
+        (TrainingParams(MODEL, seed=-1), "シードは 0〜2147483647 の整数にしてください"),
+    ],
+    ids=["base_model", "epochs", "suffix_length", "suffix_characters", "seed"],
+)
+def test_bad_params_are_said_in_the_readers_language(params, problem):
+    plan = prepare_plan(
+        training_jsonl(), training_filename="t.jsonl", params=params, models=default_model_table()
+    )
+    japanese = [p.render("ja") for p in plan.problem_messages]
+    assert any(p.startswith(problem) for p in japanese), japanese
+
+
 def test_suffix_rules():
     assert suffix_problem(None) is None
     assert suffix_problem("kobo_class-3") is None
     assert suffix_problem("a" * 64) is None
-    assert suffix_problem("") == "suffix is empty (leave it out instead)"
+    assert str(suffix_problem("")) == "suffix is empty (leave it out instead)"
+    assert suffix_problem("").render("ja") == (
+        "サフィックスが空です（使わないときは指定しないでください）"
+    )
     assert suffix_problem("ロボ") is not None
 
 
@@ -108,7 +130,7 @@ def test_file_problems_and_validation_file_problems_are_both_shown():
     )
     assert not plan.ok
     assert plan.problems[0].startswith("valid.jsonl line 1: not valid JSON")
-    japanese = [p if isinstance(p, str) else p.render("ja") for p in plan.problem_messages]
+    japanese = [p.render("ja") for p in plan.problem_messages]
     assert japanese[0].startswith("valid.jsonl 1行目: JSON として正しくありません")
     assert [str(p) for p in plan.problem_messages] == plan.problems
     assert plan.training.problem_count == 0

@@ -98,9 +98,12 @@ async def test_a_plan_with_problems_is_refused_before_any_api_call(
     service, fake: FakeOpenAI, make_plan
 ):
     plan = make_plan(training_jsonl(3))
-    with pytest.raises(PlanNotReady, match="needs at least 10 examples"):
+    with pytest.raises(PlanNotReady, match="needs at least 10 examples") as refused:
         await start(service, plan, training_jsonl(3))
     assert fake.requests == []
+    # The first problem is said in the reader's language, like the rest of the message.
+    japanese = refused.value.render("ja")
+    assert "例が足りません。10件以上必要ですが、3件しかありません" in japanese
 
 
 async def test_bytes_that_differ_from_the_plan_are_refused(service, fake: FakeOpenAI, make_plan):

@@ -34,9 +34,12 @@ async def test_template_attaches_the_sheet_in_the_readers_language(
     assert [cell.value for cell in workbook[DATA_SHEET][1]] == headers
 
 
-async def test_the_template_filled_in_goes_through_augment(kobo, fake_discord, workshop):
-    reply = await (await fake_discord.invoke("template", {}, user=workshop.staff)).wait_response()
-    # After the Japanese headers are accepted (/augment), do this with locale="ja" as well.
+@pytest.mark.parametrize("locale", ["ja", "en-US"])
+async def test_the_template_filled_in_goes_through_augment(kobo, fake_discord, workshop, locale):
+    reply = await (
+        await fake_discord.invoke("template", {}, user=workshop.staff, locale=locale)
+    ).wait_response()
+    # Filled in under the headers it came with (Japanese ones for a Japanese reader).
     rows = [(None, f"きみの名前は？ {n}", f"スタックチャンだよ。{n}") for n in range(1, 9)]
     sheet = filled(reply.file("kobo-template.xlsx").data, rows)
     options = {
@@ -45,9 +48,9 @@ async def test_the_template_filled_in_goes_through_augment(kobo, fake_discord, w
         "count": 2,
         "system_prompt": "あなたはスタックチャンです。",
     }
-    done = await (await fake_discord.invoke("augment", options, user=workshop.staff)).wait_for(
-        lambda i: i.final_message if i.final_message and i.final_message.files else None
-    )
+    done = await (
+        await fake_discord.invoke("augment", options, user=workshop.staff, locale=locale)
+    ).wait_for(lambda i: i.final_message if i.final_message and i.final_message.files else None)
     assert done.file("robot-duplicate.jsonl")
     dataset = await kobo.services.datasets.get(1)
     assert dataset.example_count == 20  # the two examples and eight rows, each twice

@@ -3,6 +3,9 @@ and the fake OpenAI: replies follow the asker's Discord language, notices the se
 
 from __future__ import annotations
 
+import json
+
+import discord
 import pytest
 from babel.numbers import format_currency
 from pydantic import SecretStr
@@ -126,6 +129,44 @@ async def test_the_train_preview_and_start_follow_the_askers_language(
     )
 
 
+async def test_the_preview_lists_the_datas_problems_in_the_askers_language(
+    kobo, fake_discord, fake_openai, workshop, language
+):
+    lines = chat_jsonl(12).decode().splitlines()
+    lines[2] = json.dumps({"messages": [{"role": "user", "content": "hi"}]})
+    lines[6] = json.dumps({"messages": [{"role": "robot", "content": "x"}]})
+    options = {
+        "base_model": BASE,
+        "file": fake_discord.attachment("bad.jsonl", ("\n".join(lines) + "\n").encode()),
+        "suffix": "stack chan",  # OpenAI takes no spaces in a suffix
+    }
+    reply = await (
+        await fake_discord.invoke(
+            "train", options, user=workshop.staff, locale=DISCORD_LOCALES[language]
+        )
+    ).wait_response()
+    assert reply.ephemeral and not reply.buttons
+    embed = reply.embeds[0]
+    fields = {f["name"]: f["value"] for f in embed["fields"]}
+    problems = fields[text("training.preview.problems", language, count=3)].splitlines()
+    suffix = text("training.param.suffix_characters", language, characters="' '")
+    line_3 = text(
+        "datacheck.problem.in_line",
+        language,
+        file="bad.jsonl",
+        line=text("datacheck.line", language, line=3),
+        problem=text("datacheck.example.no_assistant", language),
+    )
+    assert problems[:2] == [
+        f"• {discord.utils.escape_markdown(suffix)}",
+        f"• {discord.utils.escape_markdown(line_3)}",
+    ]
+    place_7 = {"ja": "bad.jsonl 7行目: ", "en": "bad.jsonl line 7: "}[language]
+    assert problems[2].startswith(f"• {place_7}")
+    assert embed["footer"]["text"] == text("training.preview.fix_problems", language)
+    assert not fake_openai.calls("POST")
+
+
 async def test_a_reply_follows_the_asker_and_a_notice_the_server(
     kobo, fake_discord, fake_openai, workshop, language
 ):
@@ -189,6 +230,9 @@ async def test_notices_while_training_and_on_success_are_in_the_servers_language
         "training.duration.hours", language, hours=1, minutes=5
     )
     assert fields[text("training.field.chart", language)] == text("training.chart.legend", language)
+    assert fields[text("training.field.assign_it", language)] == text(
+        "training.notice.assign_command", language, model=MODEL
+    )
     assert done.file("training-loss.png").data.startswith(b"\x89PNG")
     assign = button(done, text("training.button.assign", language))
 
@@ -201,7 +245,13 @@ async def test_notices_while_training_and_on_success_are_in_the_servers_language
     robot_number = text("training.assign.robot_number", language)
     assert modal["components"][0]["label"] == robot_number
     submitted = await fake_discord.submit_modal(click, {robot_number: "4"})
-    assert MODEL in (await submitted.wait_response()).content
+    assert (await submitted.wait_response()).content == text(
+        "robots.changed",
+        language,
+        stack_id=4,
+        old=text("robots.default_model", language, model="gpt-4o-mini"),
+        new=text("robots.model", language, model=MODEL),
+    )
 
 
 async def test_failed_cancelled_and_key_rejected_notices_are_in_the_servers_language(

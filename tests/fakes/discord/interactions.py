@@ -54,6 +54,7 @@ class FakeInteraction:
     signal: ChangeSignal
     default_timeout: float
     source_message: FakeMessage | None = None  # the message a component sat on
+    locale: str = "en-US"  # the user's Discord language, sent with the interaction
     id: int = field(default_factory=new_snowflake)
     token: str = field(default_factory=lambda: "fake-interaction-" + secrets.token_urlsafe(24))
     created_at: float = 0.0  # event-loop time when sent; the 3 s callback deadline counts from it

@@ -504,7 +504,8 @@ class FakeDiscord:
     ) -> FakeInteraction:
         """Fill in the modal the bot opened in reply to ``opened_by`` and submit it.
 
-        ``values`` maps each text input's ``custom_id`` or its label to the typed text.
+        ``values`` maps each text input's ``custom_id`` or its label to the typed text. The same
+        person submits it from the same Discord client, so in the same language.
         """
         modal = await opened_by.wait_modal(timeout=timeout)
         submitted = self._modal_components(modal, values)
@@ -514,7 +515,7 @@ class FakeDiscord:
             data,
             opened_by.user,
             opened_by.channel,
-            "en-US",
+            opened_by.locale,
             opened_by.source_message,
         )
 
@@ -640,6 +641,7 @@ class FakeDiscord:
             signal=self.world.signal,
             default_timeout=self.timeout,
             source_message=message,
+            locale=locale,
             created_at=asyncio.get_running_loop().time(),
         )
         self.world.interactions[interaction.id] = interaction
