@@ -20,9 +20,10 @@ from aiohttp import web
 
 from config.settings import DeviceApiSettings
 from device_api.directory import EXTERNAL_WRITE_CHECK_SECONDS, ModelDirectory
-from device_api.keys import DATABASE, DIRECTORY, RECORDER, SETTINGS
+from device_api.keys import DATABASE, RECORDER, SETTINGS
 from device_api.last_seen_flush import PeriodicFlush
 from device_api.routes import setup_routes
+from device_api.views import FirmwareEndpoint
 from i18n import load_catalogues
 from storage.database import Database
 from storage.last_seen import LastSeenRecorder
@@ -48,9 +49,10 @@ def create_app(
     else:
         app[DATABASE] = db
         app[RECORDER] = recorder or _recorder(db, settings)
-    app.cleanup_ctx.append(_model_directory(external_write_check_seconds))
+    firmware = FirmwareEndpoint()
+    app.cleanup_ctx.append(_model_directory(external_write_check_seconds, firmware))
     app.cleanup_ctx.append(_last_seen_flush)
-    setup_routes(app, settings)
+    setup_routes(app, settings, firmware)
     return app
 
 
@@ -74,13 +76,13 @@ def _recorder(db: Database, settings: DeviceApiSettings) -> LastSeenRecorder:
     return LastSeenRecorder(db, max_unassigned=settings.last_seen_max_unassigned)
 
 
-def _model_directory(check_seconds: float) -> CleanupContext:
+def _model_directory(check_seconds: float, firmware: FirmwareEndpoint) -> CleanupContext:
     async def model_directory(app: web.Application) -> AsyncIterator[None]:
         directory = ModelDirectory(
             app[DATABASE], app[SETTINGS].default_model, check_seconds=check_seconds
         )
         await directory.load()
-        app[DIRECTORY] = directory
+        firmware.serve(directory, app[RECORDER])
         yield
 
     return model_directory

@@ -5,11 +5,9 @@ from __future__ import annotations
 from aiohttp import web
 
 from config.settings import DeviceApiSettings
-from device_api.directory import ModelDirectory
 from storage.database import Database
 from storage.last_seen import LastSeenRecorder
 
 SETTINGS = web.AppKey("settings", DeviceApiSettings)
 DATABASE = web.AppKey("database", Database)
 RECORDER = web.AppKey("last_seen_recorder", LastSeenRecorder)
-DIRECTORY = web.AppKey("model_directory", ModelDirectory)

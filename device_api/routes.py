@@ -21,9 +21,11 @@ from device_api.errors import expect_handler, json_errors, method_not_allowed, n
 READ_METHODS = ("GET", "HEAD")
 
 
-def setup_routes(app: web.Application, settings: DeviceApiSettings) -> None:
+def setup_routes(
+    app: web.Application, settings: DeviceApiSettings, firmware: views.FirmwareEndpoint
+) -> None:
     # /get_text guards itself: no wrapper on the hot path.
-    legacy = views.get_text if settings.legacy_endpoint_enabled else views.legacy_disabled
+    legacy = firmware.get_text if settings.legacy_endpoint_enabled else views.legacy_disabled
     _read_only(app, "/get_text", legacy)
     _read_only(app, "/healthz", json_errors(views.healthz))
 
