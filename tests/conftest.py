@@ -8,11 +8,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
 from bot.app import KoboApp
 from config import Settings
 from storage.database import Database
 from tests.fakes.discord import FakeChannel, FakeDiscord, FakeGuild, FakeMember
+from tests.fakes.openai import FakeOpenAI
 
 
 @dataclass
@@ -28,6 +30,31 @@ def show_every_command_to_everyone(fake: FakeDiscord, workshop: Workshop) -> Non
     """The server lets @everyone see kobo's staff commands (Integrations): only kobo's own
     staff check is left between a child and a staff command."""
     fake.allow_command_for_role(workshop.guild, workshop.guild.everyone_role)
+
+
+# Discord's locale values for the languages kobo speaks.
+DISCORD_LOCALES = {"ja": "ja", "en": "en-US"}
+
+
+@pytest.fixture
+async def fake_openai() -> AsyncIterator[FakeOpenAI]:
+    async with FakeOpenAI() as server:
+        yield server
+
+
+def following(settings: Settings, fake_openai: FakeOpenAI, **more: object) -> Settings:
+    """``settings`` pointed at the fake OpenAI, polling jobs every 0.2 s with every progress."""
+    return settings.model_copy(
+        update={
+            "openai_api_key": SecretStr(fake_openai.api_key),
+            "openai_base_url": fake_openai.base_url,
+            "openai_max_retries": 2,
+            "openai_timeout_seconds": 5,
+            "finetune_poll_seconds": 0.2,
+            "finetune_progress_seconds": 0,
+            **more,
+        }
+    )
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from tests.augment.conftest import JAPANESE_RIGGED
 from tests.augment.models import build_model, japanese_tokenizer
 from tests.cogs.training.test_training_e2e import button
 from tests.fakes.discord import FakeDiscord
-from tests.fakes.openai import FakeOpenAI
 
 SYSTEM = "あなたはスタックチャンです。"
 
@@ -18,12 +17,6 @@ SYSTEM = "あなたはスタックチャンです。"
 def rigged_model_dir(tmp_path_factory):
     directory = tmp_path_factory.mktemp("ja-rigged-mentions")
     return build_model(directory, japanese_tokenizer(directory), rigged=JAPANESE_RIGGED)
-
-
-@pytest.fixture
-async def fake_openai():
-    async with FakeOpenAI() as server:
-        yield server
 
 
 @pytest.fixture

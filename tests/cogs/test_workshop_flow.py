@@ -15,15 +15,14 @@ import aiohttp
 import discord
 import openpyxl
 import pytest
-from pydantic import SecretStr
 
 from augment.template import DATA_SHEET
 from i18n import text
 from tests.augment.template_sheets import filled
 from tests.cogs.screens import check_language, english_left, modal_texts, screen_texts
 from tests.cogs.training.test_training_e2e import BASE, MODEL, button
-from tests.cogs.training.test_training_languages import DISCORD_LOCALES, usd
-from tests.fakes.openai import FakeOpenAI
+from tests.cogs.training.test_training_languages import usd
+from tests.conftest import DISCORD_LOCALES, following
 
 DEFAULT_MODEL = "gpt-4o-mini"  # kobo_settings' default_model
 # What a volunteer writes under the template's examples, in their own language, and the name
@@ -42,31 +41,9 @@ WORKSHOP = {
 }
 
 
-@pytest.fixture(params=["ja", "en"])
-def language(request, workshop):
-    """The volunteer's and the server's language; set before kobo connects, as Discord does."""
-    workshop.guild.locale = DISCORD_LOCALES[request.param]
-    return request.param
-
-
-@pytest.fixture
-async def fake_openai():
-    async with FakeOpenAI() as server:
-        yield server
-
-
 @pytest.fixture
 def kobo_settings(kobo_settings, fake_openai, language):
-    return kobo_settings.model_copy(
-        update={
-            "openai_api_key": SecretStr(fake_openai.api_key),
-            "openai_base_url": fake_openai.base_url,
-            "openai_max_retries": 2,
-            "openai_timeout_seconds": 5,
-            "finetune_poll_seconds": 0.2,
-            "finetune_progress_seconds": 0,
-        }
-    )
+    return following(kobo_settings, fake_openai)
 
 
 async def test_the_whole_workshop_reads_in_the_volunteers_language(

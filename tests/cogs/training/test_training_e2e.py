@@ -8,12 +8,10 @@ import json
 
 import aiohttp
 import pytest
-from pydantic import SecretStr
 
 from bot.app import KoboApp
-from tests.conftest import show_every_command_to_everyone
+from tests.conftest import following, show_every_command_to_everyone
 from tests.fakes.discord import FakeDiscord
-from tests.fakes.openai import FakeOpenAI
 
 BASE = "gpt-4o-mini-2024-07-18"
 MODEL = "ft:gpt-4o-mini-2024-07-18:acme:kobo:AbC123"
@@ -37,23 +35,8 @@ def chat_jsonl(n: int = 12) -> bytes:
 
 
 @pytest.fixture
-async def fake_openai():
-    async with FakeOpenAI() as server:
-        yield server
-
-
-@pytest.fixture
 def kobo_settings(kobo_settings, fake_openai):
-    return kobo_settings.model_copy(
-        update={
-            "openai_api_key": SecretStr(fake_openai.api_key),
-            "openai_base_url": fake_openai.base_url,
-            "openai_max_retries": 2,
-            "openai_timeout_seconds": 5,
-            "finetune_poll_seconds": 0.2,
-            "finetune_progress_seconds": 0,
-        }
-    )
+    return following(kobo_settings, fake_openai)
 
 
 def button(message, label: str) -> str:

@@ -8,30 +8,15 @@ import json
 import discord
 import pytest
 from babel.numbers import format_currency
-from pydantic import SecretStr
 
 from i18n import text
+from tests.conftest import DISCORD_LOCALES, following
 from tests.fakes.discord import FakeDiscord
-from tests.fakes.openai import FakeOpenAI
 
 from .test_training_e2e import BASE, MODEL, button, chat_jsonl
 
-DISCORD_LOCALES = {"ja": "ja", "en": "en-US"}
 PRICE_PER_1M = 3.00  # gpt-4o-mini-2024-07-18 in the built-in model table
 MONEY_LOCALES = {"ja": "ja_JP", "en": "en_US"}
-
-
-@pytest.fixture(params=["ja", "en"])
-def language(request, workshop):
-    """The server's preferred language; set before kobo connects, as Discord reports it then."""
-    workshop.guild.locale = DISCORD_LOCALES[request.param]
-    return request.param
-
-
-@pytest.fixture
-async def fake_openai():
-    async with FakeOpenAI() as server:
-        yield server
 
 
 @pytest.fixture
@@ -41,17 +26,7 @@ def cost_settings():
 
 @pytest.fixture
 def kobo_settings(kobo_settings, fake_openai, language, cost_settings):
-    return kobo_settings.model_copy(
-        update={
-            "openai_api_key": SecretStr(fake_openai.api_key),
-            "openai_base_url": fake_openai.base_url,
-            "openai_max_retries": 2,
-            "openai_timeout_seconds": 5,
-            "finetune_poll_seconds": 0.2,
-            "finetune_progress_seconds": 0,
-            **cost_settings,
-        }
-    )
+    return following(kobo_settings, fake_openai, **cost_settings)
 
 
 def usd(amount: float, language: str) -> str:
