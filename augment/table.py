@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from augment.errors import InputError
-from i18n import Message, column_letters, msg, row
+from i18n import Message, msg, places, row
 from i18n.joining import joined
 
 COLUMNS = ("system", "user", "assistant")
@@ -83,7 +83,7 @@ def column_title(column: str) -> Message:
 
 def column_place(index: int) -> Message:
     """The 0-based cell ``index`` as Excel names its column: "column B" / "B列"."""
-    return msg("place.column", column=column_letters(index + 1))
+    return places.column(index + 1)
 
 
 def header_columns(cells: Sequence[Any]) -> dict[str, list[int]]:

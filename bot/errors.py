@@ -11,8 +11,6 @@ import logging
 
 from discord import app_commands
 
-from augment.errors import AugmentError
-from finetune.service import FineTuningError, FineTuningUnavailable
 from i18n import Language, LocalizedError, msg, text
 
 log = logging.getLogger(__name__)
@@ -28,21 +26,15 @@ class NotInGuild(LocalizedError, app_commands.CheckFailure):
         super().__init__(msg("error.not_in_guild"))
 
 
-# Errors whose text is meant for the user; anything else is a bug and gets logged.
-USER_ERRORS: tuple[type[Exception], ...] = (
-    LocalizedError,
-    app_commands.CheckFailure,
-    AugmentError,
-    FineTuningUnavailable,
-    FineTuningError,
-)
-
-
 def user_message(error: BaseException, language: Language) -> str | None:
-    """What to tell the user about ``error``, or None when it is a bug (log it, say sorry)."""
+    """What to tell the user about ``error``, or None when it is a bug (log it, say sorry).
+
+    Every error kobo raises for the user (the engines' errors among them) is a
+    :class:`LocalizedError`; discord.py's own check failures have English text only.
+    """
     if isinstance(error, LocalizedError):
         return error.render(language)
-    if isinstance(error, USER_ERRORS):
+    if isinstance(error, app_commands.CheckFailure):
         return str(error)
     return None
 

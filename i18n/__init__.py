@@ -56,8 +56,8 @@ from i18n.languages import (
     language_from_env,
     language_of,
 )
-from i18n.message import LocalizedError, Message, cell, msg, row
-from i18n.places import cell_name, column_letters, column_name, row_name
+from i18n.message import LocalizedError, Message, msg
+from i18n.places import cell, column, column_letters, row
 
 __all__ = [
     "FALLBACK_LANGUAGE",
@@ -69,16 +69,14 @@ __all__ = [
     "MessageParamsError",
     "UnknownMessage",
     "cell",
-    "cell_name",
     "choose_language",
+    "column",
     "column_letters",
-    "column_name",
     "language_from_discord",
     "language_from_env",
     "language_of",
     "load_catalogues",
     "msg",
     "row",
-    "row_name",
     "text",
 ]

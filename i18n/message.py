@@ -4,7 +4,7 @@ Engines (augment, finetune, robots) know *what* to say but not to whom: a sheet 
 by a teacher in a Japanese Discord, the same problem by a host in an English shell. So they
 say it as a :class:`Message` (a catalogue key and its values) and the edge that knows the
 reader (a cog, the CLI) renders it. A value may itself be a Message, rendered in the same
-language (``cell(3, 2)`` inside a sheet problem gives "3行目 B列" or "row 3, column B").
+language (``i18n.cell(3, 2)`` inside a sheet problem gives "3行目 B列" or "row 3, column B").
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from types import MappingProxyType
 
 from i18n.catalogue import text
 from i18n.languages import FALLBACK_LANGUAGE, Language
-from i18n.places import column_letters
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,16 +38,6 @@ class Message:
 def msg(key: str, /, **params: object) -> Message:
     """``Message(key, params)``, written like a call of :func:`i18n.text` without the language."""
     return Message(key, MappingProxyType(params))
-
-
-def row(number: int) -> Message:
-    """Row ``number`` of a sheet as Excel shows it: "3行目" / "row 3"."""
-    return msg("place.row", row=number)
-
-
-def cell(row_number: int, column: int) -> Message:
-    """A cell as Excel shows it, ``column`` counted from 1: "3行目 B列" / "row 3, column B"."""
-    return msg("place.cell", row=row_number, column=column_letters(column))
 
 
 class LocalizedError(Exception):

@@ -1,9 +1,11 @@
-"""Where in a sheet something is, named the way Excel shows it ("3行目 B列", "row 3, column B")."""
+"""Where in a sheet something is, named the way Excel shows it ("3行目 B列", "row 3, column B").
+
+Each is a :class:`~i18n.Message`, rendered in the reader's language like any other.
+"""
 
 from __future__ import annotations
 
-from i18n.catalogue import text
-from i18n.languages import Language
+from i18n.message import Message, msg
 
 
 def column_letters(column: int) -> str:
@@ -20,23 +22,24 @@ def column_letters(column: int) -> str:
     return letters
 
 
-def _check_row(row: int) -> None:
-    if row < 1:
-        raise ValueError(f"rows count from 1, not {row}")
+def _check_row(number: int) -> None:
+    if number < 1:
+        raise ValueError(f"rows count from 1, not {number}")
 
 
-def row_name(row: int, language: Language) -> str:
-    """``row`` counts from 1 like Excel's row numbers: "3行目" / "row 3"."""
-    _check_row(row)
-    return text("place.row", language, row=row)
+def row(number: int) -> Message:
+    """Row ``number`` of a sheet, counted from 1 as Excel shows it: "3行目" / "row 3"."""
+    _check_row(number)
+    return msg("place.row", row=number)
 
 
-def column_name(column: int, language: Language) -> str:
-    """``column`` counts from 1 (A): "B列" / "column B"."""
-    return text("place.column", language, column=column_letters(column))
+def column(number: int) -> Message:
+    """Column ``number``, counted from 1 (A): "B列" / "column B"."""
+    return msg("place.column", column=column_letters(number))
 
 
-def cell_name(row: int, column: int, language: Language) -> str:
-    """Both count from 1 like Excel: ``cell_name(3, 2, "ja")`` is "3行目 B列"."""
-    _check_row(row)
-    return text("place.cell", language, row=row, column=column_letters(column))
+def cell(row_number: int, column_number: int) -> Message:
+    """A cell, both counted from 1 as in Excel: ``cell(3, 2)`` is "3行目 B列" / "row 3, column
+    B"."""
+    _check_row(row_number)
+    return msg("place.cell", row=row_number, column=column_letters(column_number))

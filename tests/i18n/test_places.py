@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from openpyxl.utils import get_column_letter
 
-from i18n import cell_name, column_letters, column_name, row_name
+from i18n import cell, column, column_letters, row
 
 
 @pytest.mark.parametrize(
@@ -25,17 +25,17 @@ def test_column_letters_agree_with_openpyxl_everywhere_it_goes():
 
 
 def test_cells_rows_and_columns_in_japanese():
-    assert cell_name(3, 2, "ja") == "3行目 B列"
-    assert cell_name(12, 27, "ja") == "12行目 AA列"
-    assert row_name(3, "ja") == "3行目"
-    assert column_name(53, "ja") == "BA列"
+    assert cell(3, 2).render("ja") == "3行目 B列"
+    assert cell(12, 27).render("ja") == "12行目 AA列"
+    assert row(3).render("ja") == "3行目"
+    assert column(53).render("ja") == "BA列"
 
 
 def test_cells_rows_and_columns_in_english():
-    assert cell_name(3, 2, "en") == "row 3, column B"
-    assert cell_name(12, 52, "en") == "row 12, column AZ"
-    assert row_name(3, "en") == "row 3"
-    assert column_name(1, "en") == "column A"
+    assert cell(3, 2).render("en") == "row 3, column B"
+    assert cell(12, 52).render("en") == "row 12, column AZ"
+    assert row(3).render("en") == "row 3"
+    assert column(1).render("en") == "column A"
 
 
 @pytest.mark.parametrize("bad", [0, -1])
@@ -43,6 +43,6 @@ def test_rows_and_columns_count_from_one(bad):
     with pytest.raises(ValueError, match="count from 1"):
         column_letters(bad)
     with pytest.raises(ValueError, match="count from 1"):
-        row_name(bad, "en")
+        row(bad)
     with pytest.raises(ValueError, match="count from 1"):
-        cell_name(bad, 1, "ja")
+        cell(bad, 1)
