@@ -93,7 +93,7 @@ async def test_bert_augment_replies_with_a_jsonl_file_and_stores_the_dataset(
     assert dataset.example_count == 6 and dataset.source_file == "robot.xlsx"
     stored = kobo.services.datasets.file_path(dataset).read_bytes()
     assert stored == jsonl and dataset.sha256 == hashlib.sha256(jsonl).hexdigest()
-    listing = await run(fake_discord, "datasets", {}, workshop.child)
+    listing = await run(fake_discord, "datasets list", {}, workshop.child)
     assert "**#1** robot-bert · 6 examples · bert · by alice" in listing.embeds[0]["description"]
 
 
