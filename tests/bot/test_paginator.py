@@ -56,7 +56,9 @@ async def turn(
 
 async def test_the_owner_pages_forward_and_back(kobo, fake_discord, workshop):
     await add_datasets(kobo, DATASETS)
-    listing = await (await fake_discord.invoke("datasets list", {}, user=workshop.staff)).wait_response()
+    listing = await (
+        await fake_discord.invoke("datasets list", {}, user=workshop.staff)
+    ).wait_response()
     assert footer(listing) == "page 1 / 3 · newest first"
     assert shown_ids(listing) == list(range(25, 15, -1))
     assert button(listing, "◀").get("disabled") and not button(listing, "▶").get("disabled")
@@ -83,7 +85,9 @@ async def test_someone_else_is_refused_in_their_language_and_nothing_turns(
     kobo, fake_discord, workshop, locale
 ):
     await add_datasets(kobo, DATASETS)
-    listing = await (await fake_discord.invoke("datasets list", {}, user=workshop.staff)).wait_response()
+    listing = await (
+        await fake_discord.invoke("datasets list", {}, user=workshop.staff)
+    ).wait_response()
     click = await fake_discord.press_button(
         listing, button(listing, "▶")["custom_id"], user=workshop.child, locale=locale
     )
@@ -97,7 +101,9 @@ async def test_someone_else_is_refused_in_their_language_and_nothing_turns(
 async def test_the_buttons_go_when_the_list_expires(kobo, fake_discord, workshop):
     kobo.bot.get_cog("Datasets").pages_timeout = 0.3
     await add_datasets(kobo, DATASETS)
-    listing = await (await fake_discord.invoke("datasets list", {}, user=workshop.staff)).wait_response()
+    listing = await (
+        await fake_discord.invoke("datasets list", {}, user=workshop.staff)
+    ).wait_response()
     assert listing.buttons
     shown = copy.deepcopy(listing.embeds)  # the fake keeps one message object, edited in place
     await fake_discord.wait_until(
@@ -110,7 +116,9 @@ async def test_the_buttons_go_when_the_list_expires(kobo, fake_discord, workshop
 
 async def test_a_list_of_one_page_has_no_buttons(kobo, fake_discord, workshop):
     await add_datasets(kobo, 3)
-    listing = await (await fake_discord.invoke("datasets list", {}, user=workshop.child)).wait_response()
+    listing = await (
+        await fake_discord.invoke("datasets list", {}, user=workshop.child)
+    ).wait_response()
     assert footer(listing) == "page 1 / 1 · newest first"
     assert shown_ids(listing) == [3, 2, 1]
     assert listing.buttons == []
