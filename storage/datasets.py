@@ -214,7 +214,7 @@ class DatasetRepository:
             " JOIN line ON p.dataset_id = line.id WHERE line.depth < ?)"
             " SELECT d.* FROM datasets d"
             " JOIN (SELECT id, MIN(depth) AS depth FROM line GROUP BY id) l ON d.id = l.id"
-            " ORDER BY l.depth, d.id DESC LIMIT ?",
+            " ORDER BY l.depth, d.id LIMIT ?",
             (dataset_id, LINEAGE_LIMIT, LINEAGE_LIMIT),
         )
         datasets = [_dataset(row) for row in rows]

@@ -39,12 +39,6 @@ def changed_part(before: str, after: str) -> tuple[str, str]:
     return before[start : len(before) - end], after[start : len(after) - end]
 
 
-@pytest.fixture(scope="module")
-def rigged_model_dir(tmp_path_factory):
-    directory = tmp_path_factory.mktemp("ja-rigged-e2e")
-    return build_model(directory, japanese_tokenizer(directory), rigged=JAPANESE_RIGGED)
-
-
 @pytest.fixture
 def kobo_settings(kobo_settings, rigged_model_dir):
     return kobo_settings.model_copy(update={"augment_model": str(rigged_model_dir)})

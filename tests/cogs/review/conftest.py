@@ -1,17 +1,8 @@
-"""A dataset to review: /augment with bert on a tiny BERT built by the tests."""
+"""A dataset to review: /augment with bert on the tiny rigged BERT (tests/cogs/conftest.py)."""
 
 from __future__ import annotations
 
 import pytest
-
-from tests.augment.conftest import JAPANESE_RIGGED
-from tests.augment.models import build_model, japanese_tokenizer
-
-
-@pytest.fixture(scope="module")
-def rigged_model_dir(tmp_path_factory):
-    directory = tmp_path_factory.mktemp("ja-rigged-review")
-    return build_model(directory, japanese_tokenizer(directory), rigged=JAPANESE_RIGGED)
 
 
 @pytest.fixture
