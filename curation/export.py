@@ -31,6 +31,14 @@ class Exported:
 
 
 async def export(store: DatasetStore, dataset_id: int, file_format: ExportFormat) -> Exported:
+    if file_format not in EXPORT_FORMATS:  # Discord offers only these; a client may send any
+        raise LocalizedError(
+            msg(
+                "curation.export.unknown_format",
+                format=str(file_format)[:20],
+                formats=", ".join(EXPORT_FORMATS),
+            )
+        )
     dataset = await store.datasets.get(dataset_id)
     if dataset is None:
         raise LocalizedError(msg("curation.no_dataset", dataset=dataset_id))

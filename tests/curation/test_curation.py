@@ -8,9 +8,11 @@ import json
 import pytest
 
 from augment import Example, augment
+from curation.export import export
 from curation.merge import dataset_ids, normalized
 from curation.records import augment_records, search_text
 from curation.search import search_words, snippet
+from curation.store import DatasetStore
 from i18n import LocalizedError, text
 
 
@@ -65,3 +67,11 @@ def test_augmented_examples_are_stored_with_their_original_and_the_change():
     assert records[0].text == "犬と遊ぶ\nうん"  # what search reads: not the system prompt
     assert json.loads(records[2].json) == originals[0].to_json_object()
     assert search_text({"messages": "not a list"}) == ""
+
+
+async def test_export_refuses_a_format_it_does_not_write(db, tmp_path):
+    with pytest.raises(LocalizedError) as refused:
+        await export(DatasetStore.over(db, tmp_path), 1, "exe")
+    assert refused.value.render("en") == text(
+        "curation.export.unknown_format", "en", format="exe", formats="xlsx, csv, jsonl"
+    )
