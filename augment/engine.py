@@ -13,7 +13,9 @@ output at most, itself included ("make the data N times bigger").
 smaller wins, ``AugmentResult.new_per_row`` says what was applied and ``AugmentResult.capped``
 whether the cap cut the count down (so a reply can say so instead of silently making less).
 
-The output is the originals first, then the new examples, in row order.
+The output is the originals first, then the new examples, in row order. Each new example has
+its :class:`Provenance` (which original, which noun became which word), so a review can show
+the change and a dataset can keep it beside the clean JSONL.
 """
 
 from __future__ import annotations
@@ -41,6 +43,19 @@ Progress = Callable[[int, int], None]
 
 
 @dataclass(frozen=True)
+class Provenance:
+    """Where a new example came from: ``row`` is its original's index in ``originals``; a bert
+    variant also says which message it rewrote and the noun's span there, before and after."""
+
+    row: int
+    turn: int | None = None
+    start: int | None = None
+    end: int | None = None
+    before: str | None = None
+    after: str | None = None
+
+
+@dataclass(frozen=True)
 class AugmentResult:
     method: Method
     originals: list[Example]
@@ -55,6 +70,8 @@ class AugmentResult:
     rejected: dict[Rejection, int] = field(default_factory=dict)
     # bert: rows that got no new example (no noun, or no acceptable prediction).
     rows_without_new: int = 0
+    # One per new example, in the same order.
+    provenance: list[Provenance] = field(default_factory=list)
 
     @property
     def examples(self) -> list[Example]:
@@ -127,6 +144,7 @@ def _new_per_row(
 def _duplicate(originals: list[Example], count: int, new_per_row: int) -> AugmentResult:
     # Copy after copy of the whole set (not row after row) keeps the data's order in each round.
     new_examples = [example for _ in range(new_per_row) for example in originals]
+    provenance = [Provenance(row) for _ in range(new_per_row) for row in range(len(originals))]
     # No samples: copies are the user's own sentences, not new ones worth showing.
     return AugmentResult(
         method="duplicate",
@@ -134,6 +152,7 @@ def _duplicate(originals: list[Example], count: int, new_per_row: int) -> Augmen
         new_examples=new_examples,
         count=count,
         new_per_row=new_per_row,
+        provenance=provenance,
     )
 
 
@@ -207,6 +226,7 @@ def _bert(
     for example in originals:
         seen.update(str(example.messages[turn]["content"]) for turn in example.user_turns())
     new_examples: list[Example] = []
+    provenance: list[Provenance] = []
     sentences: list[str] = []
     rows_without_new = 0
     for row, example in enumerate(originals):
@@ -225,6 +245,10 @@ def _bert(
                     continue
                 seen.add(sentence)
                 new_examples.append(example.with_content(slot.turn, sentence))
+                span = slot.span
+                provenance.append(
+                    Provenance(row, slot.turn, span.start, span.end, span.text, words[rank])
+                )
                 sentences.append(sentence)
                 made += 1
             if made >= new_per_row:
@@ -239,6 +263,7 @@ def _bert(
         samples=_spread(sentences),
         rejected=dict(rejected),
         rows_without_new=rows_without_new,
+        provenance=provenance,
     )
 
 

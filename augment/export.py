@@ -2,7 +2,8 @@
 
 The review copies have the reading template's columns (system, user, assistant), so a copy that
 staff corrected in Excel can be uploaded again as it is. An example with several user or
-assistant turns shows them in one cell, one per line.
+assistant turns shows them in one cell, one per line. ``extra`` columns (a review's decisions)
+come after them; the reader ignores columns it does not know.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 
 import openpyxl
 from openpyxl.styles import Font
@@ -50,6 +51,24 @@ def review_row(example: Example) -> list[str]:
     ]
 
 
+# Column title -> one cell per example, in the examples' order.
+ExtraColumns = Mapping[str, Sequence[str]]
+
+
+def _table(
+    examples: Iterable[Example], extra: ExtraColumns | None
+) -> tuple[list[str], list[list[str]]]:
+    rows = [review_row(example) for example in examples]
+    if not extra:
+        return list(COLUMNS), rows
+    for cells in extra.values():
+        if len(cells) != len(rows):
+            raise ValueError(f"{len(cells)} extra cells for {len(rows)} examples")
+    for index, row in enumerate(rows):
+        row.extend(XML_FORBIDDEN.sub("", cells[index]) for cells in extra.values())
+    return [*COLUMNS, *extra], rows
+
+
 def guard_formula(text: str) -> str:
     return FORMULA_GUARD + text if text.startswith(FORMULA_STARTS) else text
 
@@ -60,23 +79,25 @@ def unguard_formula(text: str) -> str:
     return text[1:] if guarded else text
 
 
-def to_csv(examples: Iterable[Example]) -> bytes:
+def to_csv(examples: Iterable[Example], extra: ExtraColumns | None = None) -> bytes:
     """CSV with a BOM: without it Excel reads UTF-8 as the local code page and garbles Japanese."""
+    header, rows = _table(examples, extra)
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(COLUMNS)
-    writer.writerows([guard_formula(text) for text in review_row(example)] for example in examples)
+    writer.writerow(header)
+    writer.writerows([guard_formula(text) for text in row] for row in rows)
     return buffer.getvalue().encode("utf-8-sig")
 
 
-def to_xlsx(examples: Iterable[Example]) -> bytes:
+def to_xlsx(examples: Iterable[Example], extra: ExtraColumns | None = None) -> bytes:
+    header, rows = _table(examples, extra)
     workbook = openpyxl.Workbook()
     sheet = workbook.active
     sheet.title = SHEET_NAME
-    sheet.append(COLUMNS)
+    sheet.append(header)
     for cell in sheet[1]:
         cell.font = Font(bold=True)
-    for row_number, row in enumerate((review_row(example) for example in examples), start=2):
+    for row_number, row in enumerate(rows, start=2):
         for column, text in enumerate(row, start=1):
             cell = sheet.cell(row=row_number, column=column, value=text)
             # openpyxl would store "=..." as a formula; a sentence must stay text.

@@ -14,6 +14,7 @@ from bot.client import KoboBot
 from bot.discord_connection import DiscordConnection
 from bot.services import Services
 from config import Settings
+from curation.imports import import_older_datasets
 from device_api.app import create_app
 from device_api.server import start_device_api, stop_device_api
 from finetune.models import ModelTableError
@@ -51,6 +52,7 @@ class KoboApp:
             self.db = await Database.open(self.settings.database_path)
             self.services = Services.build(self.settings, self.db)
             await self.services.datasets.remove_orphans()  # before /augment can write any
+            await import_older_datasets(self.services.store)  # search and review see them all
             self.scheduler = AsyncIOScheduler()
             self.scheduler.start()
             api = create_app(self.settings, db=self.db, recorder=self.services.last_seen)

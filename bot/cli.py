@@ -1,5 +1,5 @@
-"""Command line: ``python -m bot [run]``, ``python -m bot augment INPUT ...`` and
-``python -m bot template OUT.xlsx``."""
+"""Command line: ``python -m bot [run]``, ``python -m bot augment INPUT ...``,
+``python -m bot template OUT.xlsx`` and ``python -m bot datasets search|show|merge|export``."""
 
 from __future__ import annotations
 
@@ -23,6 +23,9 @@ def build_parser() -> argparse.ArgumentParser:
     from bot.template_cli import add_template_parser
 
     add_template_parser(commands)
+    from bot.datasets_cli import add_datasets_parser
+
+    add_datasets_parser(commands)
     return parser
 
 
@@ -36,6 +39,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from bot.template_cli import run_template
 
         return run_template(args)
+    if args.command == "datasets":
+        from bot.datasets_cli import run_datasets
+
+        return run_datasets(args)
     settings = load_settings(Settings)
     configure_logging(settings.log_level, [settings.discord_token, settings.openai_api_key])
     from bot.app import serve

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from config import Settings
+from curation.store import DatasetStore
 from finetune.models import ModelTable, load_model_table
 from finetune.service import FineTuneService, make_openai_client
 from robots.service import RobotService
@@ -21,6 +22,7 @@ class Services:
     last_seen: LastSeenRecorder
     robots: RobotService
     datasets: DatasetRepository
+    store: DatasetStore
     finetune: FineTuneService
     base_models: ModelTable
 
@@ -42,12 +44,14 @@ class Services:
             settings.default_model,
             more_models=finetune.succeeded_models,
         )
+        store = DatasetStore.over(db, settings.data_dir)
         return cls(
             settings=settings,
             db=db,
             last_seen=last_seen,
             robots=robots,
-            datasets=DatasetRepository(db, settings.data_dir),
+            datasets=store.datasets,
+            store=store,
             finetune=finetune,
             base_models=base_models,
         )

@@ -1,7 +1,8 @@
 """Settings for every part of kobo, read from the environment and ``.env`` (pydantic-settings).
 
 ``DeviceApiSettings`` is all that ``python -m device_api`` needs, ``AugmentSettings`` all that
-``python -m bot augment`` needs; ``Settings`` is the whole bot's. All three are ``KoboSettings``
+``python -m bot augment`` needs, ``DatasetStoreSettings`` all that ``python -m bot datasets``
+needs; ``Settings`` is the whole bot's. All of them are ``KoboSettings``
 (a blank value means unset) and are read with :func:`load_settings`, which also finds out which
 encoding ``.env`` was saved in (config/env_file.py).
 Each field's environment variable is its name in upper case (``discord_token`` ->
@@ -46,8 +47,11 @@ class KoboSettings(BaseSettings):
     )
 
 
-class DeviceApiSettings(KoboSettings):
+class DatabaseSettings(KoboSettings):
     database_path: Path = Path("data/kobo.sqlite3")
+
+
+class DeviceApiSettings(DatabaseSettings):
     default_model: ModelId = "gpt-4o-mini"
     device_api_host: str = "0.0.0.0"
     device_api_port: int = Field(8000, ge=0, le=65535)
@@ -88,6 +92,10 @@ class AugmentSettings(KoboSettings):
     kobo_language: Language | None = None
 
 
+class DatasetStoreSettings(DatabaseSettings, AugmentSettings):
+    """What ``python -m bot datasets`` reads: the database, the data folder, the language."""
+
+
 class Settings(DeviceApiSettings, AugmentSettings):
     discord_token: SecretStr
     # The server(s) kobo serves (one id, or several separated by commas); every other server
@@ -97,6 +105,9 @@ class Settings(DeviceApiSettings, AugmentSettings):
     # staff_manage_guild is on, members with the Manage Server permission.
     staff_role: str | None = None
     staff_manage_guild: bool = True
+    # Who may press keep / drop / edit under a /review message: staff, or every member (so
+    # the children can vote). Opening and finishing a review stay staff's.
+    review_by: Literal["staff", "everyone"] = "staff"
 
     openai_api_key: SecretStr | None = None
     openai_base_url: str | None = None

@@ -32,6 +32,11 @@ def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+def escape_like(text: str) -> str:
+    """``text`` taken literally in ``LIKE ? ESCAPE '\\'``: what a user types is no pattern."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 class DatabaseError(RuntimeError):
     """The database file cannot be opened or migrated."""
 

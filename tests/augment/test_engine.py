@@ -50,6 +50,14 @@ def test_duplicate_reports_progress_done() -> None:
     assert calls[-1] == (3, 3)
 
 
+def test_every_new_example_says_which_original_it_copies() -> None:
+    result = augment(rows("a", "b"), method="duplicate", count=3)
+    assert [(p.row, p.turn, p.before) for p in result.provenance] == [
+        (0, None, None),
+        (1, None, None),
+    ] * 2
+
+
 # --- bert, with rigged models whose predictions are known -------------------------------------
 
 
@@ -239,3 +247,20 @@ def test_a_bad_option_is_explained_in_japanese_too(rigged_english: FillMaskModel
         "count が 1 だと元の例しか残りません。bert では 2 以上を指定してください"
         "（count は、データを最大で何倍にするかです）。"
     )
+
+
+def test_every_bert_variant_says_which_noun_became_which_word(
+    rigged_japanese: FillMaskModel,
+) -> None:
+    originals = rows("私の犬は元気です。", "こんにちは", "ねえ、 犬 と 猫 が 好き！")
+    result = augment(originals, method="bert", count=3, top_k=9, fill_mask=rigged_japanese)
+    assert len(result.provenance) == len(result.new_examples)
+    for example, made in zip(result.new_examples, result.provenance, strict=True):
+        original = originals[made.row].content_of("user")
+        assert original[made.start : made.end] == made.before
+        # The new sentence is the original with exactly that span replaced by ``after``.
+        assert example.content_of("user") == (
+            original[: made.start] + made.after + original[made.end :]
+        )
+        assert made.turn == 1 and made.before != made.after
+    assert {made.row for made in result.provenance} == {0, 2}

@@ -8,6 +8,7 @@ import pytest
 
 from bot.app import KoboApp
 from bot.paginator import page_window
+from curation.records import records_from_jsonl
 from i18n import text
 from tests.fakes.discord import FakeDiscord, FakeMessage
 
@@ -33,11 +34,11 @@ def shown_ids(message: FakeMessage) -> list[int]:
 async def add_datasets(kobo: KoboApp, count: int) -> None:
     for number in range(1, count + 1):
         await kobo.services.datasets.add(
-            b'{"messages": []}\n',
+            records_from_jsonl(b'{"messages": []}\n' * number),
             name=f"set-{number}",
-            example_count=number,
             source_file="robot.xlsx",
             method="duplicate",
+            operation="augment",
             by_id="1",
             by_name="alice",
         )
@@ -55,7 +56,9 @@ async def turn(
 
 async def test_the_owner_pages_forward_and_back(kobo, fake_discord, workshop):
     await add_datasets(kobo, DATASETS)
-    listing = await (await fake_discord.invoke("datasets", {}, user=workshop.staff)).wait_response()
+    listing = await (
+        await fake_discord.invoke("datasets list", {}, user=workshop.staff)
+    ).wait_response()
     assert footer(listing) == "page 1 / 3 · newest first"
     assert shown_ids(listing) == list(range(25, 15, -1))
     assert button(listing, "◀").get("disabled") and not button(listing, "▶").get("disabled")
@@ -82,7 +85,9 @@ async def test_someone_else_is_refused_in_their_language_and_nothing_turns(
     kobo, fake_discord, workshop, locale
 ):
     await add_datasets(kobo, DATASETS)
-    listing = await (await fake_discord.invoke("datasets", {}, user=workshop.staff)).wait_response()
+    listing = await (
+        await fake_discord.invoke("datasets list", {}, user=workshop.staff)
+    ).wait_response()
     click = await fake_discord.press_button(
         listing, button(listing, "▶")["custom_id"], user=workshop.child, locale=locale
     )
@@ -96,7 +101,9 @@ async def test_someone_else_is_refused_in_their_language_and_nothing_turns(
 async def test_the_buttons_go_when_the_list_expires(kobo, fake_discord, workshop):
     kobo.bot.get_cog("Datasets").pages_timeout = 0.3
     await add_datasets(kobo, DATASETS)
-    listing = await (await fake_discord.invoke("datasets", {}, user=workshop.staff)).wait_response()
+    listing = await (
+        await fake_discord.invoke("datasets list", {}, user=workshop.staff)
+    ).wait_response()
     assert listing.buttons
     shown = copy.deepcopy(listing.embeds)  # the fake keeps one message object, edited in place
     await fake_discord.wait_until(
@@ -109,7 +116,9 @@ async def test_the_buttons_go_when_the_list_expires(kobo, fake_discord, workshop
 
 async def test_a_list_of_one_page_has_no_buttons(kobo, fake_discord, workshop):
     await add_datasets(kobo, 3)
-    listing = await (await fake_discord.invoke("datasets", {}, user=workshop.child)).wait_response()
+    listing = await (
+        await fake_discord.invoke("datasets list", {}, user=workshop.child)
+    ).wait_response()
     assert footer(listing) == "page 1 / 1 · newest first"
     assert shown_ids(listing) == [3, 2, 1]
     assert listing.buttons == []
@@ -118,7 +127,7 @@ async def test_a_list_of_one_page_has_no_buttons(kobo, fake_discord, workshop):
 async def test_a_page_past_the_end_shows_the_last_page(kobo, fake_discord, workshop):
     await add_datasets(kobo, DATASETS)
     listing = await (
-        await fake_discord.invoke("datasets", {"page": 9}, user=workshop.staff)
+        await fake_discord.invoke("datasets list", {"page": 9}, user=workshop.staff)
     ).wait_response()
     assert footer(listing) == "page 3 / 3 · newest first"
     assert button(listing, "▶").get("disabled")
@@ -127,7 +136,7 @@ async def test_a_page_past_the_end_shows_the_last_page(kobo, fake_discord, works
 async def test_japanese_readers_get_japanese_pages(kobo, fake_discord, workshop):
     await add_datasets(kobo, DATASETS)
     listing = await (
-        await fake_discord.invoke("datasets", {}, user=workshop.staff, locale="ja")
+        await fake_discord.invoke("datasets list", {}, user=workshop.staff, locale="ja")
     ).wait_response()
     embed = listing.embeds[0]
     assert embed["title"] == text("lists.datasets.title", "ja")

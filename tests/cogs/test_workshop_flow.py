@@ -109,7 +109,7 @@ async def test_the_whole_workshop_reads_in_the_volunteers_language(
     assert len(examples) == 24
     assert [m["content"] for m in examples[-1]] == [system, *work["rows"][-1]]
 
-    listed = await (await command("datasets", {})).wait_response()
+    listed = await (await command("datasets list", {})).wait_response()
     assert listed.embeds[0]["title"] == t("lists.datasets.title")
     seen += screen_texts(listed)
 

@@ -6,21 +6,30 @@ from pathlib import PurePosixPath
 
 import pytest
 
+from curation.records import records_from_jsonl
 from storage.datasets import DatasetRepository
+
+ONE = b'{"messages": []}\n'
+
+
+async def add(repo: DatasetRepository, name: str, content: bytes = ONE, **more):
+    return await repo.add(
+        records_from_jsonl(content),
+        name=name,
+        source_file=name,
+        method=more.pop("method", "duplicate"),
+        operation=more.pop("operation", "augment"),
+        by_id="1",
+        by_name="a",
+        **more,
+    )
 
 
 async def test_add_writes_the_file_and_a_row_that_points_at_it(db, tmp_path):
     repo = DatasetRepository(db, tmp_path / "data")
-    content = b'{"messages": []}\n'
-    dataset = await repo.add(
-        content,
-        name="ロボット 1.xlsx",
-        example_count=1,
-        source_file="ロボット 1.xlsx",
-        method="bert",
-        by_id="42",
-        by_name="alice",
-    )
+    content = '{"messages": []}\n{"messages": [{"role": "user", "content": "犬"}]}\n'.encode()
+    dataset = await add(repo, "ロボット 1.xlsx", content, method="bert")
+    assert dataset.example_count == 2 and dataset.operation == "augment"
     assert repo.file_path(dataset).read_bytes() == content
     assert dataset.sha256 == hashlib.sha256(content).hexdigest()
     assert dataset.path.startswith("datasets/") and dataset.path.endswith(".jsonl")
@@ -32,15 +41,7 @@ async def test_recent_is_newest_first_and_searchable(db, tmp_path):
     repo = DatasetRepository(db, tmp_path / "data")
     ids = []
     for name in ("cats.csv", "dogs.csv", "100%_cats.csv"):
-        ds = await repo.add(
-            b"x",
-            name=name,
-            example_count=1,
-            source_file=name,
-            method="duplicate",
-            by_id="1",
-            by_name="a",
-        )
+        ds = await add(repo, name)
         ids.append(ds.id)
     assert [d.id for d in await repo.recent()] == ids[::-1]
     assert [d.name for d in await repo.recent(search="cats")] == ["100%_cats.csv", "cats.csv"]
@@ -52,26 +53,15 @@ async def test_recent_is_newest_first_and_searchable(db, tmp_path):
 
 async def test_a_failed_insert_leaves_no_file_behind(db, tmp_path):
     repo = DatasetRepository(db, tmp_path / "data")
-    with pytest.raises(sqlite3.IntegrityError):
-        await repo.add(
-            b"x",
-            name="bad.csv",
-            example_count=-1,
-            source_file="bad.csv",
-            method="bert",
-            by_id="1",
-            by_name="a",
-        )
+    with pytest.raises(sqlite3.IntegrityError):  # its parent does not exist
+        await add(repo, "bad.csv", parents=[404])
     assert list((tmp_path / "data" / "datasets").iterdir()) == []
     assert await repo.count() == 0
 
 
 async def test_start_up_removes_what_a_crash_left_and_keeps_stored_datasets(db, tmp_path):
     repo = DatasetRepository(db, tmp_path / "data")
-    stored = await repo.add(
-        b"x", name="kept.csv", example_count=1, source_file="kept.csv", method="duplicate",
-        by_id="1", by_name="a",
-    )  # fmt: skip
+    stored = await add(repo, "kept.csv")
     folder = tmp_path / "data" / "datasets"
     crash_leftovers = [
         "robot-0a1b2c3d.jsonl",  # written, then the process died before its row was inserted
@@ -86,4 +76,4 @@ async def test_start_up_removes_what_a_crash_left_and_keeps_stored_datasets(db, 
     assert sorted(p.name for p in folder.iterdir()) == sorted(
         [PurePosixPath(stored.path).name, *not_ours]
     )
-    assert repo.file_path(stored).read_bytes() == b"x"
+    assert repo.file_path(stored).read_bytes() == ONE

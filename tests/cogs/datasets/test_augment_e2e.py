@@ -39,12 +39,6 @@ def changed_part(before: str, after: str) -> tuple[str, str]:
     return before[start : len(before) - end], after[start : len(after) - end]
 
 
-@pytest.fixture(scope="module")
-def rigged_model_dir(tmp_path_factory):
-    directory = tmp_path_factory.mktemp("ja-rigged-e2e")
-    return build_model(directory, japanese_tokenizer(directory), rigged=JAPANESE_RIGGED)
-
-
 @pytest.fixture
 def kobo_settings(kobo_settings, rigged_model_dir):
     return kobo_settings.model_copy(update={"augment_model": str(rigged_model_dir)})
@@ -93,7 +87,7 @@ async def test_bert_augment_replies_with_a_jsonl_file_and_stores_the_dataset(
     assert dataset.example_count == 6 and dataset.source_file == "robot.xlsx"
     stored = kobo.services.datasets.file_path(dataset).read_bytes()
     assert stored == jsonl and dataset.sha256 == hashlib.sha256(jsonl).hexdigest()
-    listing = await run(fake_discord, "datasets", {}, workshop.child)
+    listing = await run(fake_discord, "datasets list", {}, workshop.child)
     assert "**#1** robot-bert · 6 examples · bert · by alice" in listing.embeds[0]["description"]
 
 

@@ -10,6 +10,7 @@ import aiohttp
 import pytest
 
 from bot.app import KoboApp
+from curation.records import records_from_jsonl
 from tests.conftest import following, show_every_command_to_everyone
 from tests.fakes.discord import FakeDiscord
 
@@ -184,11 +185,11 @@ async def test_a_byte_order_mark_is_left_out_of_the_upload(
 
 async def test_a_stored_dataset_trains_by_id(kobo, fake_discord, fake_openai, workshop):
     await kobo.services.datasets.add(
-        chat_jsonl(20),
+        records_from_jsonl(chat_jsonl(20)),
         name="robot-bert",
-        example_count=20,
         source_file="robot.xlsx",
         method="bert",
+        operation="augment",
         by_id="1",
         by_name="alice",
     )
