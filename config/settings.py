@@ -112,6 +112,11 @@ class Settings(DeviceApiSettings, AugmentSettings):
     # JPY) at this many units per 1 USD, marked as approximate.
     cost_currency: str | None = None
     cost_rate: float | None = Field(None, gt=0)
+    # Training on this machine with kobo's own trainer (README, "Training without a cloud
+    # account"): embedded in the bot unless TRAINER_URL names a trainer elsewhere (a GPU
+    # machine running ``python -m trainer``), which is then sent TRAINER_TOKEN.
+    local_training: bool = False
+    trainer_url: str | None = None
 
     @field_validator("discord_token", mode="after")
     @classmethod
