@@ -37,7 +37,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return run_template(args)
     settings = load_settings(Settings)
-    configure_logging(settings.log_level, [settings.discord_token, settings.openai_api_key])
+    configure_logging(
+        settings.log_level,
+        [settings.discord_token, settings.openai_api_key, settings.trainer_token],
+    )
     from bot.app import serve
 
     try:

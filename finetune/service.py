@@ -119,6 +119,7 @@ class LiveJob:
     trained_tokens: int | None
     checkpoints: list[Checkpoint]  # oldest first
     loss_curve_png: bytes | None
+    device: str | None = None  # kobo's trainer: where it trains ("cpu"/"cuda") once started
 
 
 @dataclass(frozen=True)
@@ -175,32 +176,10 @@ class FineTuneService:
         self.backends[backend].note_rejected_key(exc)
 
     def _require_client(self, backend: str) -> AsyncOpenAI:
-        found = self.backends[backend]
-        reason = found.unavailable_reason
-        if reason is not None or found.client is None:
-            raise FineTuningUnavailable(reason or msg(NOT_CONFIGURED[backend]))
-        return found.client
+        return require_client(self.backends[backend])
 
     def _translate(self, backend: str, exc: openai.APIError, doing: Message) -> LocalizedError:
-        part = MESSAGE_PART[backend]
-        if isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError):
-            self.note_rejected_key(backend, exc)
-            return FineTuningUnavailable(
-                self.unavailable_reason(backend) or msg(NOT_CONFIGURED[backend])
-            )
-        if isinstance(exc, openai.RateLimitError):
-            return FineTuningError(msg(f"training.{part}.rate_limited", doing=doing))
-        if isinstance(exc, openai.APIConnectionError):  # includes timeouts
-            return FineTuningError(msg(f"training.{part}.unreachable", doing=doing))
-        if isinstance(exc, openai.InternalServerError):
-            return FineTuningError(msg(f"training.{part}.server_error", doing=doing))
-        if isinstance(exc, openai.APIStatusError):
-            # The service's own words (English): they name what it refused, which no
-            # translation can.
-            return FineTuningError(
-                msg(f"training.{part}.refused", doing=doing, detail=_openai_message(exc))
-            )
-        return FineTuningError(msg("training.openai.failed", doing=doing, detail=str(exc)))
+        return translate_error(self.backends[backend], exc, doing)
 
     async def close(self) -> None:
         """Close the SDK's HTTP connections (at shutdown)."""
@@ -209,59 +188,9 @@ class FineTuneService:
 
     async def local_base_models(self) -> dict[str, LocalBaseModel]:
         """The base models kobo's trainer can train, with its throughput and needs."""
-        client = self._require_client("local")
-        try:
-            page = await client.models.list()
-        except openai.APIError as exc:
-            raise self._translate("local", exc, msg("training.doing.list_models")) from exc
-        return parse_local_models(page.data)
+        return await list_local_base_models(self.backends["local"])
 
     # --- actions ----------------------------------------------------------------------------
-
-    async def submit(
-        self,
-        plan: TrainingPlan,
-        training_bytes: bytes,
-        filename: str,
-        *,
-        validation_bytes: bytes | None = None,
-        validation_filename: str = "validation.jsonl",
-    ) -> SubmittedJob:
-        """Upload the file(s) and create the job on the plan's backend, recording nothing (the
-        command line follows such a job itself). The plan must be ok and prepared from exactly
-        these bytes."""
-        params = plan.params
-        client = self._require_client(params.backend)
-        _check_plan_matches(plan, training_bytes, validation_bytes)
-        uploaded: list[str] = []
-        try:
-            training_file = await client.files.create(
-                file=(filename, training_bytes, "application/jsonl"), purpose="fine-tune"
-            )
-            uploaded.append(training_file.id)
-            validation_file_id = None
-            if validation_bytes is not None:
-                validation_file = await client.files.create(
-                    file=(validation_filename, validation_bytes, "application/jsonl"),
-                    purpose="fine-tune",
-                )
-                uploaded.append(validation_file.id)
-                validation_file_id = validation_file.id
-            job = await client.fine_tuning.jobs.create(
-                model=params.base_model,
-                training_file=training_file.id,
-                validation_file=validation_file_id,
-                suffix=params.suffix,
-                seed=params.seed,
-                method={
-                    "type": "supervised",
-                    "supervised": {"hyperparameters": _hyperparameters(params)},
-                },
-            )
-        except openai.APIError as exc:
-            await self._delete_files(client, uploaded)
-            raise self._translate(params.backend, exc, msg("training.doing.start")) from exc
-        return SubmittedJob(job, training_file.id, validation_file_id)
 
     async def start(
         self,
@@ -275,8 +204,8 @@ class FineTuneService:
         validation_bytes: bytes | None = None,
         validation_filename: str = "validation.jsonl",
     ) -> JobRecord:
-        """:meth:`submit` and record the job, for the poller to follow and tell its channel. A
-        plan starts at most one job."""
+        """:func:`submit_job` and record the job, for the poller to follow and tell its channel.
+        A plan starts at most one job."""
         self._require_client(plan.params.backend)
         _check_plan_matches(plan, training_bytes, validation_bytes)
         assert plan.estimate is not None and plan.model is not None  # guaranteed by plan.ok
@@ -284,7 +213,8 @@ class FineTuneService:
             existing = await self.repository.get_job_by_plan(plan.plan_id)
             if existing is not None:
                 raise AlreadyStarted(existing)
-            submitted = await self.submit(
+            submitted = await submit_job(
+                self.backends[plan.params.backend],
                 plan,
                 training_bytes,
                 filename,
@@ -464,6 +394,8 @@ class FineTuneService:
             trained_tokens=job.trained_tokens,
             checkpoints=checkpoints,
             loss_curve_png=png,
+            # kobo's own field: the SDK keeps fields it does not know as extras.
+            device=(job.model_extra or {}).get("kobo_device"),
         )
         return replace(details, live=live)
 
@@ -471,15 +403,99 @@ class FineTuneService:
         """Fine-tuned model names, newest first (for /assign's autocomplete)."""
         return await self.repository.succeeded_models()
 
-    # --- helpers ----------------------------------------------------------------------------
 
-    @staticmethod
-    async def _delete_files(client: AsyncOpenAI, file_ids: list[str]) -> None:
-        for file_id in file_ids:
-            try:
-                await client.files.delete(file_id)
-            except openai.APIError as exc:  # best effort: an orphan file costs nothing much
-                log.warning("could not delete uploaded file %s: %s", file_id, type(exc).__name__)
+def require_client(backend: Backend) -> AsyncOpenAI:
+    """The backend's client, or :class:`FineTuningUnavailable` saying why it cannot be used."""
+    reason = backend.unavailable_reason
+    if reason is not None or backend.client is None:
+        raise FineTuningUnavailable(reason or msg(NOT_CONFIGURED[backend.name]))
+    return backend.client
+
+
+def translate_error(backend: Backend, exc: openai.APIError, doing: Message) -> LocalizedError:
+    """What went wrong, for staff, naming the backend; a rejected key stops that backend."""
+    part = MESSAGE_PART[backend.name]
+    if isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError):
+        backend.note_rejected_key(exc)
+        return FineTuningUnavailable(
+            backend.unavailable_reason or msg(NOT_CONFIGURED[backend.name])
+        )
+    if isinstance(exc, openai.RateLimitError):
+        return FineTuningError(msg(f"training.{part}.rate_limited", doing=doing))
+    if isinstance(exc, openai.APIConnectionError):  # includes timeouts
+        return FineTuningError(msg(f"training.{part}.unreachable", doing=doing))
+    if isinstance(exc, openai.InternalServerError):
+        return FineTuningError(msg(f"training.{part}.server_error", doing=doing))
+    if isinstance(exc, openai.APIStatusError):
+        # The service's own words (English): they name what it refused, which no translation can.
+        return FineTuningError(
+            msg(f"training.{part}.refused", doing=doing, detail=_openai_message(exc))
+        )
+    return FineTuningError(msg("training.openai.failed", doing=doing, detail=str(exc)))
+
+
+async def list_local_base_models(backend: Backend) -> dict[str, LocalBaseModel]:
+    """The base models kobo's trainer (``backend``) can train, from its ``GET /v1/models``."""
+    client = require_client(backend)
+    try:
+        page = await client.models.list()
+    except openai.APIError as exc:
+        raise translate_error(backend, exc, msg("training.doing.list_models")) from exc
+    return parse_local_models(page.data)
+
+
+async def submit_job(
+    backend: Backend,
+    plan: TrainingPlan,
+    training_bytes: bytes,
+    filename: str,
+    *,
+    validation_bytes: bytes | None = None,
+    validation_filename: str = "validation.jsonl",
+) -> SubmittedJob:
+    """Upload the file(s) and create the job on ``backend``, recording nothing (the command line
+    follows such a job itself; :meth:`FineTuneService.start` records it). The plan must be ok
+    and prepared from exactly these bytes."""
+    params = plan.params
+    client = require_client(backend)
+    _check_plan_matches(plan, training_bytes, validation_bytes)
+    uploaded: list[str] = []
+    try:
+        training_file = await client.files.create(
+            file=(filename, training_bytes, "application/jsonl"), purpose="fine-tune"
+        )
+        uploaded.append(training_file.id)
+        validation_file_id = None
+        if validation_bytes is not None:
+            validation_file = await client.files.create(
+                file=(validation_filename, validation_bytes, "application/jsonl"),
+                purpose="fine-tune",
+            )
+            uploaded.append(validation_file.id)
+            validation_file_id = validation_file.id
+        job = await client.fine_tuning.jobs.create(
+            model=params.base_model,
+            training_file=training_file.id,
+            validation_file=validation_file_id,
+            suffix=params.suffix,
+            seed=params.seed,
+            method={
+                "type": "supervised",
+                "supervised": {"hyperparameters": _hyperparameters(params)},
+            },
+        )
+    except openai.APIError as exc:
+        await _delete_files(client, uploaded)
+        raise translate_error(backend, exc, msg("training.doing.start")) from exc
+    return SubmittedJob(job, training_file.id, validation_file_id)
+
+
+async def _delete_files(client: AsyncOpenAI, file_ids: list[str]) -> None:
+    for file_id in file_ids:
+        try:
+            await client.files.delete(file_id)
+        except openai.APIError as exc:  # best effort: an orphan file costs nothing much
+            log.warning("could not delete uploaded file %s: %s", file_id, type(exc).__name__)
 
 
 async def download_loss_curve(client: AsyncOpenAI, job: FineTuningJob) -> bytes | None:

@@ -262,6 +262,8 @@ def job_embed(
         value=hyperparameter_text(hyperparameters, language),
         inline=False,
     )
+    if live and live.device:
+        embed.add_field(name=t("training.field.device"), value=f"`{_escaped(live.device)}`")
     if live and live.estimated_finish:
         embed.add_field(
             name=t("training.field.estimated_finish"),
