@@ -32,6 +32,7 @@ COPY device_api ./device_api
 COPY augment ./augment
 COPY finetune ./finetune
 COPY i18n ./i18n
+COPY trainer ./trainer
 RUN pip install --no-deps .
 
 RUN useradd --create-home --uid 10001 kobo \

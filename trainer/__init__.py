@@ -1,0 +1,8 @@
+"""kobo's local trainer: fine-tunes small open models on this machine (CPU, or a GPU when there
+is one) behind an OpenAI-shaped fine-tuning API.
+
+- :mod:`trainer.base_models`: the models it can train (the ``LOCAL_BASE_MODELS`` setting).
+- :mod:`trainer.chat_data`: chat JSONL -> token ids and labels (loss on assistant tokens only).
+- :mod:`trainer.worker`: the training process, one per job (``python -m trainer.worker SPEC``).
+- :mod:`trainer.gemma_package`: the pip-packaged Gemma 3 270M GGUF -> a safetensors model folder.
+"""
