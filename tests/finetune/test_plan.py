@@ -13,8 +13,8 @@ from finetune.plan import (
     prepare_plan,
     suffix_problem,
 )
-from i18n import msg
 from finetune.tokens import count_example_tokens
+from i18n import msg
 from tests.finetune.conftest import MODEL, training_jsonl
 
 
