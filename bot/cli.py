@@ -1,5 +1,5 @@
-"""Command line: ``python -m bot [run]``, ``python -m bot augment INPUT ...`` and
-``python -m bot template OUT.xlsx``."""
+"""Command line: ``python -m bot [run]``, ``python -m bot augment INPUT ...``,
+``python -m bot train DATA ...`` and ``python -m bot template OUT.xlsx``."""
 
 from __future__ import annotations
 
@@ -23,6 +23,9 @@ def build_parser() -> argparse.ArgumentParser:
     from bot.template_cli import add_template_parser
 
     add_template_parser(commands)
+    from bot.train_cli import add_train_parser
+
+    add_train_parser(commands)
     return parser
 
 
@@ -32,6 +35,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from bot.augment_cli import run_augment
 
         return run_augment(args)
+    if args.command == "train":
+        from bot.train_cli import run_train
+
+        return run_train(args)
     if args.command == "template":
         from bot.template_cli import run_template
 

@@ -1,7 +1,8 @@
 """Settings for every part of kobo, read from the environment and ``.env`` (pydantic-settings).
 
 ``DeviceApiSettings`` is all that ``python -m device_api`` needs, ``AugmentSettings`` all that
-``python -m bot augment`` needs, ``TrainerSettings`` all that ``python -m trainer`` needs;
+``python -m bot augment`` needs, ``TrainerSettings`` all that ``python -m trainer`` needs,
+``TrainCommandSettings`` all that ``python -m bot train`` needs;
 ``Settings`` is the whole bot's. All are ``KoboSettings`` (a blank value means unset) and are read
 with :func:`load_settings`, which also finds out which encoding ``.env`` was saved in
 (config/env_file.py).
@@ -122,7 +123,21 @@ class AugmentSettings(KoboSettings):
     kobo_language: Language | None = None
 
 
-class Settings(DeviceApiSettings, AugmentSettings, TrainerSettings):
+class TrainerClientSettings(TrainerSettings):
+    """Where the bot's fine-tunes on "this machine" go: a trainer embedded in the process (the
+    TrainerSettings say how it listens), or the one at TRAINER_URL, sent TRAINER_TOKEN."""
+
+    # A trainer running elsewhere (a GPU machine running ``python -m trainer``); then none is
+    # started in this process.
+    trainer_url: str | None = None
+
+
+class TrainCommandSettings(AugmentSettings, TrainerClientSettings):
+    """What ``python -m bot train`` reads: the trainer's settings, and the augmentation's for
+    turning a sheet into chat JSONL as /train does (and KOBO_LANGUAGE)."""
+
+
+class Settings(DeviceApiSettings, AugmentSettings, TrainerClientSettings):
     discord_token: SecretStr
     # The server(s) kobo serves (one id, or several separated by commas); every other server
     # is refused. Unset: commands are synced globally but refused everywhere (README).
@@ -147,10 +162,8 @@ class Settings(DeviceApiSettings, AugmentSettings, TrainerSettings):
     cost_currency: str | None = None
     cost_rate: float | None = Field(None, gt=0)
     # Training on this machine with kobo's own trainer (README, "Training without a cloud
-    # account"): embedded in the bot unless TRAINER_URL names a trainer elsewhere (a GPU
-    # machine running ``python -m trainer``), which is then sent TRAINER_TOKEN.
+    # account"): embedded in the bot unless TRAINER_URL names a trainer elsewhere.
     local_training: bool = False
-    trainer_url: str | None = None
 
     @field_validator("discord_token", mode="after")
     @classmethod

@@ -9,6 +9,7 @@ import discord
 from babel.numbers import format_currency
 
 from bot.formatting import relative_time
+from bot.quantities import byte_size, duration, estimated_time
 from config import Settings
 from finetune.models import ModelSpec
 from finetune.notices import Notice, NoticeKind
@@ -70,17 +71,6 @@ class Money:
 def for_backend(key: str, backend: str) -> str:
     """The catalogue key of a text that differs for a job on kobo's trainer: ``<key>_local``."""
     return key if backend == "openai" else f"{key}_local"
-
-
-def byte_size(count: int) -> str:
-    """ "4.8 GB", "35 MB": the same in both languages."""
-    if count >= 1_000_000_000:
-        return f"{count / 1_000_000_000:.1f} GB"
-    return f"{max(count / 1_000_000, 1):.0f} MB"
-
-
-def estimated_time(seconds: float, language: Language) -> str:
-    return text("training.estimate.about", language, time=duration(round(seconds), language))
 
 
 def file_source(filename: str) -> Message:
@@ -493,11 +483,3 @@ def notice_message(notice: Notice, language: Language) -> tuple[str, discord.Emb
         embed.set_image(url=f"attachment://{LOSS_CURVE_FILENAME}")
     embed.timestamp = datetime.now(UTC)
     return t("training.notice.succeeded", who=who, job=job, model=f"`{model}`"), embed
-
-
-def duration(seconds: int, language: Language) -> str:
-    minutes, _ = divmod(seconds, 60)
-    hours, minutes = divmod(minutes, 60)
-    if hours:
-        return text("training.duration.hours", language, hours=hours, minutes=minutes)
-    return text("training.duration.minutes", language, minutes=max(minutes, 1))

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from cogs.training._render import duration
+from bot.quantities import duration
 from i18n import text
 from tests.cogs.training.test_training_e2e import (
     button,
