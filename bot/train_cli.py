@@ -202,7 +202,7 @@ def _plan_summary(plan: TrainingPlan, language: Language) -> str:
         model=plan.params.base_model,
         examples=plan.training.valid_examples,
         epochs=estimate.epochs,
-        time=estimated_time(estimate.seconds, language),
+        time=estimated_time(estimate.seconds, language) if estimate.seconds else unknown,
         basis=text(f"training.preview.throughput_{basis}", language),
         needs=text(
             "training.preview.needs",

@@ -28,7 +28,7 @@ DEFAULT_LORA_RANK = 16
 @dataclass(frozen=True)
 class LocalBaseModel:
     name: str
-    chars_per_second: float
+    chars_per_second: float | None  # None: unknown until this trainer has trained it once
     throughput_measured: bool  # measured by this trainer, not the table's reference figure
     parameters: int | None
     peak_memory_bytes: int | None  # of a LoRA run
@@ -59,18 +59,18 @@ class LocalBaseModel:
 
 
 def parse_local_models(entries: Iterable[Any]) -> dict[str, LocalBaseModel]:
-    """The base models among ``/v1/models`` entries (SDK ``Model`` objects or dicts): those that
-    carry ``kobo_chars_per_second``; the trainer's finished fine-tunes carry none."""
+    """The base models among ``/v1/models`` entries (SDK ``Model`` objects or dicts): those
+    marked ``kobo_base_model: true``; a finished fine-tune names its base model there."""
     found: dict[str, LocalBaseModel] = {}
     for entry in entries:
         fields = _fields(entry)
-        speed = fields.get("kobo_chars_per_second")
         name = fields.get("id")
-        if not isinstance(name, str) or not _positive(speed):
+        if not isinstance(name, str) or fields.get("kobo_base_model") is not True:
             continue
+        speed = fields.get("kobo_chars_per_second")
         found[name] = LocalBaseModel(
             name=name,
-            chars_per_second=float(speed),
+            chars_per_second=float(speed) if _positive(speed) else None,
             throughput_measured=fields.get("kobo_throughput_measured") is True,
             parameters=_int(fields.get("kobo_parameters")),
             peak_memory_bytes=_int(fields.get("kobo_peak_memory_bytes")),

@@ -187,10 +187,10 @@ class TimeEstimate:
     chars_per_epoch: int
     epochs: int
     epochs_auto: bool
-    chars_per_second: float
+    chars_per_second: float | None  # None: not known before this trainer has trained the model
     throughput_measured: bool  # by this trainer; otherwise the model table's reference figure
     device: str
-    seconds: float
+    seconds: float | None
     memory_bytes: int | None
     disk_bytes: int | None
 
@@ -303,7 +303,7 @@ def prepare_plan(
             chars_per_second=model.chars_per_second,
             throughput_measured=model.throughput_measured,
             device=model.device,
-            seconds=work / model.chars_per_second,
+            seconds=work / model.chars_per_second if model.chars_per_second else None,
             memory_bytes=model.memory_bytes(full=params.full_fine_tune),
             disk_bytes=model.disk_bytes(
                 full=params.full_fine_tune, lora_rank=params.lora_rank, merge=params.merge

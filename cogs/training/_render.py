@@ -176,18 +176,18 @@ def _add_time_estimate(embed: discord.Embed, e: TimeEstimate, language: Language
 
     epochs = t("training.preview.auto_epochs", epochs=e.epochs) if e.epochs_auto else e.epochs
     basis = "measured" if e.throughput_measured else "reference"
-    embed.add_field(
-        name=t("training.field.estimated_time"),
-        value=t(
+    if e.seconds is None or e.chars_per_second is None:
+        value = t("training.preview.time_unknown", chars=f"{e.chars_per_epoch:,}", epochs=epochs)
+    else:
+        value = t(
             "training.preview.time_formula",
             time=estimated_time(e.seconds, language),
             chars=f"{e.chars_per_epoch:,}",
             epochs=epochs,
             speed=f"{e.chars_per_second:,.0f}",
             basis=t(f"training.preview.throughput_{basis}"),
-        ),
-        inline=False,
-    )
+        )
+    embed.add_field(name=t("training.field.estimated_time"), value=value, inline=False)
     unknown = t("training.preview.unknown")
     embed.add_field(
         name=t("training.field.needs"),

@@ -213,6 +213,7 @@ TINY_ENTRY = {
     "object": "model",
     "created": 0,
     "owned_by": "kobo",
+    "kobo_base_model": True,
     "kobo_chars_per_second": 50.0,
     "kobo_throughput_measured": False,
     "kobo_parameters": 270_000_000,
@@ -258,7 +259,10 @@ def test_a_local_plan_estimates_time_from_the_characters_and_the_trainers_throug
 
 def test_the_trainers_finished_models_are_not_base_models():
     models = parse_local_models(
-        [TINY_ENTRY, {"id": "ft:tiny:kobo::abcd1234", "object": "model", "owned_by": "kobo"}]
+        [
+            TINY_ENTRY,
+            {"id": "ft:tiny:kobo::abcd1234", "object": "model", "kobo_base_model": "tiny"},
+        ]
     )
     assert list(models) == ["tiny"]
 
@@ -283,3 +287,13 @@ def test_local_only_options_and_lora_ranks_are_checked(language):
     assert local.param_problems[0] == msg(
         "training.param.lora_rank_range", low=1, high=256, rank="0"
     )
+
+
+def test_a_base_model_without_a_throughput_yet_is_offered_without_a_time():
+    plan = prepare_plan(
+        training_jsonl(12),
+        training_filename="train.jsonl",
+        params=TrainingParams("tiny", backend="local", epochs=2),
+        models=local_models(kobo_chars_per_second=None),
+    )
+    assert plan.ok and plan.estimate.seconds is None and plan.estimate.epochs == 2
