@@ -3,13 +3,16 @@ is finished from its progress file, not trained again."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
 from storage.database import Database
-from storage.trainer import TrainerJob, TrainerRepository
-from tests.trainer.service import TINY, trainer_settings
+from storage.trainer import TrainerFile, TrainerJob, TrainerRepository
+from tests.trainer.jobs import chat_examples
+from tests.trainer.service import TINY, jsonl, trainer_settings
 from trainer.base_models import load_base_models
+from trainer.job_request import parse_job_request
 from trainer.progress import RunClock, interpret
 from trainer.runner import JobRunner
 
@@ -100,3 +103,39 @@ async def test_a_job_that_ended_while_the_trainer_was_down_is_finished_at_start(
     result = await repository.get_file(job.result_file)
     assert result.purpose == "fine-tune-results"
     assert runner.paths.absolute(result.path).read_text(encoding="utf-8").startswith("step,")
+
+
+async def test_a_learning_rate_multiplier_scales_the_workers_default_rate(
+    tmp_path: Path, tiny_base: Path, db: Database
+):
+    from trainer import worker  # imports torch: only this test needs it
+
+    settings = trainer_settings(tmp_path, tiny_base)
+    runner = JobRunner(
+        db, settings, load_base_models(settings.local_base_models, data_dir=tmp_path)
+    )
+    file_id = "file-" + "c" * 24
+    relative = runner.paths.file_relative(file_id)
+    runner.paths.absolute(relative).parent.mkdir(parents=True)
+    runner.paths.absolute(relative).write_bytes(jsonl(chat_examples(12)))
+    training = TrainerFile(file_id, "t.jsonl", "fine-tune", 1, "x", relative, 1)
+    await runner.repository.add_file(training)
+    body = {
+        "model": TINY,
+        "training_file": training.id,
+        "method": {
+            "type": "supervised",
+            "supervised": {"hyperparameters": {"learning_rate_multiplier": 2}},
+        },
+    }
+    job = await runner.create_job(parse_job_request(body, runner.base_models), training)
+    async with asyncio.timeout(30):
+        while True:
+            if (await runner.repository.get_job(job.id)).status != "validating_files":
+                break
+            await asyncio.sleep(0.05)
+    await runner.stop()  # never started: no training
+
+    spec = json.loads((runner.paths.job_dir(job.id) / "spec.json").read_text(encoding="utf-8"))
+    assert spec["hyperparameters"]["learning_rate"] == 2 * worker.DEFAULT_LEARNING_RATES["lora"]
+    assert spec["hyperparameters"]["n_epochs"] == 8  # OpenAI's "auto": 100 // 12 examples
