@@ -56,10 +56,15 @@ class ProgressBatch:
     estimated_finish_unix: int | None = None
     succeeded: dict[str, Any] | None = None  # the "succeeded" line
     failed: str | None = None  # the "failed" line's error
+    final_line_offset: int | None = None  # where the succeeded or failed line starts
 
     def changes(self) -> JobChanges:
+        # The stored offset stops before a final line: if the trainer dies before it has
+        # finished the job, the next start reads that line again and finishes it then.
         return JobChanges(
-            progress_offset=self.offset,
+            progress_offset=self.offset
+            if self.final_line_offset is None
+            else self.final_line_offset,
             device=self.device,
             dtype=self.dtype,
             total_steps=self.total_steps,
@@ -196,8 +201,10 @@ def _apply(
         batch.events.append(NewEvent(new_id(EVENT), f"warning:{digest}", when, message, "warn"))
     elif kind == "succeeded":
         batch.succeeded = record
+        batch.final_line_offset = line_offset
     elif kind == "failed":
         batch.failed = str(record["error"])
+        batch.final_line_offset = line_offset
     else:
         raise ValueError(f"unknown line type {str(kind)[:40]!r}")
 

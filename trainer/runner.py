@@ -236,6 +236,12 @@ class JobRunner:
 
     async def _validate(self, job: TrainerJob) -> None:
         try:
+            await self._check(job)
+        finally:
+            self._queue_changed.set()
+
+    async def _check(self, job: TrainerJob) -> None:
+        try:
             resolved = await self._prepare(job)
         except JobFailure as failure:
             log.info("job %s failed validation: %s", job.id, failure.message)
@@ -249,14 +255,12 @@ class JobRunner:
                 expected=("validating_files",),
             )
             return
-        queued = await self.repository.change_job(
+        await self.repository.change_job(
             job.id,
             JobChanges(status="queued", hyperparameters=resolved),
             expected=("validating_files",),
             events=[self._event("validated", "Files validated, moving job to queued state")],
         )
-        if queued:
-            self._queue_changed.set()
 
     async def _prepare(self, job: TrainerJob) -> dict[str, Any]:
         """Check the files and base model, copy the files, write spec.json; returns the
@@ -353,8 +357,10 @@ class JobRunner:
     async def _take_jobs(self) -> None:
         while not self._stopping:
             self._queue_changed.clear()
-            waiting = await self.repository.jobs_with_status(("queued",))
-            if not waiting:
+            # First come, first trained: while the oldest job is still being checked, the ones
+            # after it wait too.
+            waiting = await self.repository.jobs_with_status(("validating_files", "queued"))
+            if not waiting or waiting[0].status != "queued":
                 await self._queue_changed.wait()
                 continue
             try:

@@ -8,6 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
+from storage.trainer import TrainerFile, TrainerJob
 from trainer.http_errors import ApiError, shorten
 from trainer.job_request import parse_job_request
 from trainer.keys import RUNNER, SETTINGS
@@ -69,22 +70,9 @@ async def file_content(request: web.Request) -> web.StreamResponse:
 async def create_job(request: web.Request) -> web.Response:
     runner = request.app[RUNNER]
     job_request = parse_job_request(await _json_body(request), runner.base_models)
-    training = await runner.repository.get_file(job_request.training_file)
-    for param, file_id in (
-        ("training_file", job_request.training_file),
-        ("validation_file", job_request.validation_file),
-    ):
-        if file_id is None:
-            continue
-        file = training if param == "training_file" else await runner.repository.get_file(file_id)
-        if file is None or file.purpose != "fine-tune":
-            raise ApiError(
-                400,
-                f"Invalid file ID: {shorten(file_id)} is not a file uploaded for fine-tuning",
-                param=param,
-                code="invalid_file_id",
-            )
-    assert training is not None
+    training = await _fine_tune_file(runner, job_request.training_file, "training_file")
+    if job_request.validation_file is not None:
+        await _fine_tune_file(runner, job_request.validation_file, "validation_file")
     job = await runner.create_job(job_request, training)
     return web.json_response(job_object(job))
 
@@ -164,7 +152,7 @@ async def _base_model_object(runner: JobRunner, name: str) -> dict[str, Any]:
 # --- helpers ----------------------------------------------------------------------------------
 
 
-async def _file(request: web.Request):
+async def _file(request: web.Request) -> TrainerFile:
     file_id = request.match_info["file_id"]
     file = await request.app[RUNNER].repository.get_file(file_id)
     if file is None:
@@ -172,12 +160,24 @@ async def _file(request: web.Request):
     return file
 
 
-async def _job(request: web.Request):
+async def _job(request: web.Request) -> TrainerJob:
     job_id = request.match_info["job_id"]
     job = await request.app[RUNNER].repository.get_job(job_id)
     if job is None:
         raise _no_job(job_id)
     return job
+
+
+async def _fine_tune_file(runner: JobRunner, file_id: str, param: str) -> TrainerFile:
+    file = await runner.repository.get_file(file_id)
+    if file is None or file.purpose != "fine-tune":
+        raise ApiError(
+            400,
+            f"Invalid file ID: {shorten(file_id)} is not a file uploaded for fine-tuning",
+            param=param,
+            code="invalid_file_id",
+        )
+    return file
 
 
 def _no_file(file_id: str) -> ApiError:
