@@ -59,13 +59,13 @@ class LocalBaseModel:
 
 
 def parse_local_models(entries: Iterable[Any]) -> dict[str, LocalBaseModel]:
-    """The base models among ``/v1/models`` entries (SDK ``Model`` objects or dicts): those
-    marked ``kobo_base_model: true``; a finished fine-tune names its base model there."""
+    """The base models among ``/v1/models`` entries (SDK ``Model`` objects or dicts): those the
+    trainer marks ``kobo_trainable: true`` (its finished fine-tunes are marked false)."""
     found: dict[str, LocalBaseModel] = {}
     for entry in entries:
         fields = _fields(entry)
         name = fields.get("id")
-        if not isinstance(name, str) or fields.get("kobo_base_model") is not True:
+        if not isinstance(name, str) or fields.get("kobo_trainable") is not True:
             continue
         speed = fields.get("kobo_chars_per_second")
         found[name] = LocalBaseModel(

@@ -213,7 +213,7 @@ TINY_ENTRY = {
     "object": "model",
     "created": 0,
     "owned_by": "kobo",
-    "kobo_base_model": True,
+    "kobo_trainable": True,
     "kobo_chars_per_second": 50.0,
     "kobo_throughput_measured": False,
     "kobo_parameters": 270_000_000,
@@ -261,7 +261,12 @@ def test_the_trainers_finished_models_are_not_base_models():
     models = parse_local_models(
         [
             TINY_ENTRY,
-            {"id": "ft:tiny:kobo::abcd1234", "object": "model", "kobo_base_model": "tiny"},
+            {
+                "id": "ft:tiny:kobo::abcd1234",
+                "object": "model",
+                "kobo_trainable": False,
+                "kobo_base_model": "tiny",
+            },
         ]
     )
     assert list(models) == ["tiny"]
