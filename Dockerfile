@@ -33,6 +33,7 @@ COPY augment ./augment
 COPY finetune ./finetune
 COPY i18n ./i18n
 COPY curation ./curation
+COPY trainer ./trainer
 RUN pip install --no-deps .
 
 RUN useradd --create-home --uid 10001 kobo \

@@ -19,6 +19,8 @@ from device_api.app import create_app
 from device_api.server import start_device_api, stop_device_api
 from finetune.models import ModelTableError
 from storage.database import Database, DatabaseError
+from trainer.base_models import BaseModelTableError
+from trainer.server import TrainerConfigError, TrainerHandle, start_trainer
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +36,7 @@ class KoboApp:
         self.scheduler: AsyncIOScheduler | None = None
         self._api_runner: web.AppRunner | None = None
         self._discord: DiscordConnection | None = None
+        self.trainer: TrainerHandle | None = None  # the embedded trainer, when there is one
 
     @property
     def device_api_port(self) -> int:
@@ -50,7 +53,8 @@ class KoboApp:
         """Start everything; Discord is connected in the background (see DiscordConnection)."""
         try:
             self.db = await Database.open(self.settings.database_path)
-            self.services = Services.build(self.settings, self.db)
+            trainer_url = await self._start_trainer(self.db)
+            self.services = Services.build(self.settings, self.db, trainer_url)
             await self.services.datasets.remove_orphans()  # before /augment can write any
             await import_older_datasets(self.services.store)  # search and review see them all
             self.scheduler = AsyncIOScheduler()
@@ -66,6 +70,23 @@ class KoboApp:
         except BaseException:
             await self.stop()
             raise
+
+    async def _start_trainer(self, db: Database) -> str | None:
+        """Where kobo's trainer answers: TRAINER_URL, or the trainer started here in this process
+        (LOCAL_TRAINING without TRAINER_URL); None when local training is off."""
+        if self.settings.trainer_url is not None:
+            return self.settings.trainer_url
+        if not self.settings.local_training:
+            return None
+        try:
+            self.trainer = await start_trainer(self.settings, db)
+        except OSError as exc:
+            where = f"{self.settings.trainer_host}:{self.settings.trainer_port}"
+            raise TrainerConfigError(
+                f"the trainer cannot listen on {where} (TRAINER_HOST/TRAINER_PORT):"
+                f" {exc.strerror or exc}"
+            ) from exc
+        return self.trainer.url
 
     def _make_bot(self) -> KoboBot:
         assert self.services is not None and self.scheduler is not None
@@ -96,6 +117,10 @@ class KoboApp:
             self._api_runner = None
         if self.services is not None:
             await self.services.finetune.close()
+        if self.trainer is not None:
+            # Kills a running training: its job resumes from its last checkpoint at next start.
+            await self.trainer.stop()
+            self.trainer = None
         if self.db is not None:
             await self.db.close()
             self.db = None
@@ -124,6 +149,12 @@ async def serve(settings: Settings) -> int:
         return 2
     except ModelTableError as exc:
         log.error("FINETUNE_MODELS: %s", exc)
+        return 2
+    except BaseModelTableError as exc:
+        log.error("LOCAL_BASE_MODELS: %s", exc)
+        return 2
+    except TrainerConfigError as exc:
+        log.error("local training: %s", exc)
         return 2
     except DatabaseError as exc:
         log.error("DATABASE_PATH: %s", exc)

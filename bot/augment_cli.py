@@ -21,7 +21,7 @@ from augment.engine import METHODS
 from augment.job import AugmentRequest, ModelDownload, RowsDone, run_augment_job
 from config import AugmentSettings, load_settings
 from i18n import Language, LocalizedError, language_from_env, msg, text
-from storage.files import write_atomically
+from storage.files import FileTooBig, read_bounded, write_atomically
 
 EXIT_BAD_INPUT = 2
 
@@ -79,8 +79,8 @@ def _run(args: argparse.Namespace, settings: AugmentSettings, language: Language
         raise LocalizedError(msg("augment.cli.review_suffix", path=str(args.review)))
     try:
         _check_paths(args.input, output, args.review)
-        data = _read_bounded(args.input, settings.augment_max_file_bytes)
-    except _TooBig as exc:
+        data = read_bounded(args.input, settings.augment_max_file_bytes)
+    except FileTooBig as exc:
         raise LocalizedError(
             msg(
                 "augment.cli.too_big",
@@ -137,11 +137,6 @@ def _run(args: argparse.Namespace, settings: AugmentSettings, language: Language
     return 0
 
 
-class _TooBig(Exception):
-    def __init__(self, size: int) -> None:
-        self.size = size
-
-
 def _check_bounds(flag: str, value: int | None, setting: str) -> None:
     """Refuse ``value`` outside the bounds of ``setting`` (its Field(ge=, le=))."""
     if value is None:
@@ -193,12 +188,3 @@ def _check_paths(sheet: Path, output: Path, review: Path | None) -> None:
             raise LocalizedError(msg("augment.cli.output_is_the_sheet", flag=flag, path=str(path)))
     if review and _same_file(review, output):
         raise LocalizedError(msg("augment.cli.review_is_the_output", path=str(review)))
-
-
-def _read_bounded(path: Path, limit: int) -> bytes:
-    """The file's bytes, reading no more than ``limit`` + 1 even if it grows meanwhile."""
-    with open(path, "rb") as handle:
-        data = handle.read(limit + 1)
-        if len(data) > limit:
-            raise _TooBig(max(os.fstat(handle.fileno()).st_size, len(data)))
-    return data

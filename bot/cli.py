@@ -1,5 +1,6 @@
 """Command line: ``python -m bot [run]``, ``python -m bot augment INPUT ...``,
-``python -m bot template OUT.xlsx`` and ``python -m bot datasets search|show|merge|export``."""
+``python -m bot train DATA ...``, ``python -m bot template OUT.xlsx`` and
+``python -m bot datasets search|show|merge|export``."""
 
 from __future__ import annotations
 
@@ -26,6 +27,10 @@ def build_parser() -> argparse.ArgumentParser:
     from bot.datasets_cli import add_datasets_parser
 
     add_datasets_parser(commands)
+
+    from bot.train_cli import add_train_parser
+
+    add_train_parser(commands)
     return parser
 
 
@@ -35,6 +40,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from bot.augment_cli import run_augment
 
         return run_augment(args)
+    if args.command == "train":
+        from bot.train_cli import run_train
+
+        return run_train(args)
     if args.command == "template":
         from bot.template_cli import run_template
 
@@ -44,7 +53,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return run_datasets(args)
     settings = load_settings(Settings)
-    configure_logging(settings.log_level, [settings.discord_token, settings.openai_api_key])
+    configure_logging(
+        settings.log_level,
+        [settings.discord_token, settings.openai_api_key, settings.trainer_token],
+    )
     from bot.app import serve
 
     try:

@@ -6,8 +6,9 @@ from dataclasses import dataclass
 
 from config import Settings
 from curation.store import DatasetStore
+from finetune.backends import make_openai_client, make_trainer_client
 from finetune.models import ModelTable, load_model_table
-from finetune.service import FineTuneService, make_openai_client
+from finetune.service import FineTuneService
 from robots.service import RobotService
 from storage.assignments import AssignmentRepository
 from storage.database import Database
@@ -27,8 +28,10 @@ class Services:
     base_models: ModelTable
 
     @classmethod
-    def build(cls, settings: Settings, db: Database) -> Services:
-        """Raises ModelTableError when FINETUNE_MODELS cannot be used."""
+    def build(cls, settings: Settings, db: Database, trainer_url: str | None = None) -> Services:
+        """Raises ModelTableError when FINETUNE_MODELS cannot be used. ``trainer_url``: where
+        kobo's trainer answers (the embedded one's address, or TRAINER_URL); None = local
+        training is off."""
         base_models = load_model_table(settings.finetune_models)
         last_seen = LastSeenRecorder(db, max_unassigned=settings.last_seen_max_unassigned)
         client = make_openai_client(
@@ -37,7 +40,16 @@ class Services:
             timeout=settings.openai_timeout_seconds,
             max_retries=settings.openai_max_retries,
         )
-        finetune = FineTuneService(client, db)
+        local_client = None
+        if trainer_url is not None:
+            token = settings.trainer_token
+            local_client = make_trainer_client(
+                trainer_url,
+                token.get_secret_value() if token else None,
+                timeout=settings.openai_timeout_seconds,
+                max_retries=settings.openai_max_retries,
+            )
+        finetune = FineTuneService(client, db, local_client=local_client)
         robots = RobotService(
             AssignmentRepository(db),
             last_seen,

@@ -2,7 +2,8 @@
 
 ``DeviceApiSettings`` is all that ``python -m device_api`` needs, ``AugmentSettings`` all that
 ``python -m bot augment`` needs, ``DatasetStoreSettings`` all that ``python -m bot datasets``
-needs; ``Settings`` is the whole bot's. All of them are ``KoboSettings``
+needs, ``TrainerSettings`` all that ``python -m trainer`` needs, ``TrainCommandSettings`` all
+that ``python -m bot train`` needs; ``Settings`` is the whole bot's. All are ``KoboSettings``
 (a blank value means unset) and are read with :func:`load_settings`, which also finds out which
 encoding ``.env`` was saved in (config/env_file.py).
 Each field's environment variable is its name in upper case (``discord_token`` ->
@@ -33,6 +34,11 @@ from robots.model_ids import validate_model_id
 
 ModelId = Annotated[str, AfterValidator(validate_model_id)]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+TrainingDevice = Literal["auto", "cpu", "cuda"]
+
+# Shared by the settings classes that name them (the bot's Settings inherits them all).
+DEFAULT_DATABASE_PATH = Path("data/kobo.sqlite3")
+DEFAULT_DATA_DIR = Path("data")
 
 
 class KoboSettings(BaseSettings):
@@ -47,11 +53,24 @@ class KoboSettings(BaseSettings):
     )
 
 
+class LoggingSettings(KoboSettings):
+    log_level: LogLevel = "INFO"
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+
 class DatabaseSettings(KoboSettings):
-    database_path: Path = Path("data/kobo.sqlite3")
+    database_path: Path = DEFAULT_DATABASE_PATH
 
 
-class DeviceApiSettings(DatabaseSettings):
+def _blank_secret_is_none(value: SecretStr | None) -> SecretStr | None:
+    return value if value and value.get_secret_value().strip() else None
+
+
+class DeviceApiSettings(DatabaseSettings, LoggingSettings):
     default_model: ModelId = "gpt-4o-mini"
     device_api_host: str = "0.0.0.0"
     device_api_port: int = Field(8000, ge=0, le=65535)
@@ -62,23 +81,37 @@ class DeviceApiSettings(DatabaseSettings):
     device_api_max_connections: int = Field(256, ge=1)
     device_api_header_timeout_seconds: float = Field(10.0, gt=0)
     device_api_keepalive_seconds: float = Field(15.0, gt=0)
-    log_level: LogLevel = "INFO"
-
-    @field_validator("log_level", mode="before")
-    @classmethod
-    def _upper(cls, value: object) -> object:
-        return value.upper() if isinstance(value, str) else value
 
     @field_validator("device_api_token", mode="after")
     @classmethod
     def _blank_token_is_none(cls, value: SecretStr | None) -> SecretStr | None:
-        return value if value and value.get_secret_value().strip() else None
+        return _blank_secret_is_none(value)
+
+
+class TrainerSettings(DatabaseSettings, LoggingSettings):
+    """What the local trainer needs (``python -m trainer``, or embedded in the bot)."""
+
+    # Uploaded files, job folders (DATA_DIR/trainer/) and finished models (DATA_DIR/models/).
+    data_dir: Path = DEFAULT_DATA_DIR
+    # Loopback by default: anywhere else the trainer refuses to start without TRAINER_TOKEN.
+    trainer_host: str = "127.0.0.1"
+    trainer_port: int = Field(8100, ge=0, le=65535)
+    trainer_token: SecretStr | None = None
+    trainer_max_file_bytes: int = Field(100_000_000, ge=1)
+    # Replaces/extends the table of local base models: a .json/.toml path or the text itself.
+    local_base_models: str | None = None
+    trainer_device: TrainingDevice = "auto"
+
+    @field_validator("trainer_token", mode="after")
+    @classmethod
+    def _blank_trainer_token_is_none(cls, value: SecretStr | None) -> SecretStr | None:
+        return _blank_secret_is_none(value)
 
 
 class AugmentSettings(KoboSettings):
     """What the augmentation engine needs; also all that ``python -m bot augment`` reads."""
 
-    data_dir: Path = Path("data")
+    data_dir: Path = DEFAULT_DATA_DIR
     augment_model: str = "tohoku-nlp/bert-base-japanese-v3"
     augment_batch_size: int = Field(32, ge=1, le=1024)
     augment_top_k: int = Field(10, ge=1, le=100)
@@ -96,7 +129,21 @@ class DatasetStoreSettings(DatabaseSettings, AugmentSettings):
     """What ``python -m bot datasets`` reads: the database, the data folder, the language."""
 
 
-class Settings(DeviceApiSettings, AugmentSettings):
+class TrainerClientSettings(TrainerSettings):
+    """Where the bot's fine-tunes on "this machine" go: a trainer embedded in the process (the
+    TrainerSettings say how it listens), or the one at TRAINER_URL, sent TRAINER_TOKEN."""
+
+    # A trainer running elsewhere (a GPU machine running ``python -m trainer``); then none is
+    # started in this process.
+    trainer_url: str | None = None
+
+
+class TrainCommandSettings(AugmentSettings, TrainerClientSettings):
+    """What ``python -m bot train`` reads: the trainer's settings, and the augmentation's for
+    turning a sheet into chat JSONL as /train does (and KOBO_LANGUAGE)."""
+
+
+class Settings(DeviceApiSettings, AugmentSettings, TrainerClientSettings):
     discord_token: SecretStr
     # The server(s) kobo serves (one id, or several separated by commas); every other server
     # is refused. Unset: commands are synced globally but refused everywhere (README).
@@ -123,6 +170,9 @@ class Settings(DeviceApiSettings, AugmentSettings):
     # JPY) at this many units per 1 USD, marked as approximate.
     cost_currency: str | None = None
     cost_rate: float | None = Field(None, gt=0)
+    # Training on this machine with kobo's own trainer (README, "Training without a cloud
+    # account"): embedded in the bot unless TRAINER_URL names a trainer elsewhere.
+    local_training: bool = False
 
     @field_validator("discord_token", mode="after")
     @classmethod
@@ -165,7 +215,7 @@ class Settings(DeviceApiSettings, AugmentSettings):
     @field_validator("openai_api_key", mode="after")
     @classmethod
     def _blank_key_is_none(cls, value: SecretStr | None) -> SecretStr | None:
-        return value if value and value.get_secret_value().strip() else None
+        return _blank_secret_is_none(value)
 
 
 def _describe(error: ValidationError) -> str:

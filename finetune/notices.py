@@ -16,7 +16,7 @@ class NoticeKind(enum.StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     CANCELLED = "cancelled"
-    KEY_REJECTED = "key_rejected"  # kobo stopped following the job: OpenAI rejected the key
+    KEY_REJECTED = "key_rejected"  # kobo stopped following the job: its backend rejected the key
 
 
 def make_nonce(job_id: str, kind: NoticeKind | str, dedupe_key: str) -> str:
@@ -45,9 +45,10 @@ class Notice:
     fine_tuned_model: str | None = None
     trained_tokens: int | None = None
     duration_s: int | None = None
-    error_message: str | None = None  # failed: OpenAI's reason; key_rejected: HTTP status, code
-    cancelled_by: str | None = None  # Discord user id; None when cancelled on OpenAI itself
+    error_message: str | None = None  # failed: the backend's reason; key_rejected: HTTP status
+    cancelled_by: str | None = None  # Discord user id; None when cancelled on the backend itself
     loss_curve_png: bytes | None = None
+    backend: str = "openai"  # where the job runs: "openai" or "local" (kobo's trainer)
 
 
 class DeliveryOutcome(enum.StrEnum):

@@ -2,6 +2,12 @@
 
 Nothing here talks to OpenAI; a :class:`TrainingPlan` is what staff see (ephemerally) before they
 press Start, and what :meth:`finetune.service.FineTuneService.start` consumes.
+
+A local run (kobo's own trainer) costs nothing: its estimate is the training TIME on the trainer's
+machine, from the characters of chat text and the throughput the trainer reports in characters
+per second (see finetune/local_models.py). Characters, not tokens: that is what the trainer
+measures its throughput in, they are counted exactly and for free, and the bot need not load
+(or download) the base model's tokenizer to make a preview.
 """
 
 from __future__ import annotations
@@ -11,10 +17,13 @@ import hashlib
 import re
 import statistics
 import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
-from finetune.models import ModelSpec, ModelTable
+from finetune.backends import BackendName
+from finetune.local_models import LocalBaseModel
+from finetune.models import ModelSpec
 from finetune.tokens import count_assistant_tokens, count_example_tokens
 from finetune.validation import DEFAULT_MAX_PROBLEMS, Example, Problem, validate_chat_jsonl
 from i18n import Message, msg
@@ -33,6 +42,10 @@ MAX_SUFFIX_LENGTH = 64  # documented on the create-job endpoint
 # a suffix; we accept the conservative set every fine-tuned model name we have seen uses.
 SUFFIX_PATTERN = re.compile(r"[A-Za-z0-9_-]+")
 MAX_SEED = 2**31 - 1
+MIN_LORA_RANK = 1
+MAX_LORA_RANK = 256
+# Evaluating the validation file once per epoch: a forward pass, about a third of a training step.
+VALIDATION_COST_SHARE = 1 / 3
 SHOWN_TRUNCATED_LINES = 10  # line numbers of over-long examples named in the warning
 
 Epochs = int | Literal["auto"]
@@ -69,9 +82,37 @@ class TrainingParams:
     epochs: Epochs = "auto"
     suffix: str | None = None
     seed: int | None = None
+    backend: BackendName = "openai"
+    # Only kobo's trainer takes these (None / False: its defaults, LoRA without merging).
+    lora_rank: int | None = None
+    full_fine_tune: bool = False
+    merge: bool = False
 
-    def problems(self, models: ModelTable) -> list[Message]:
+    def problems(self, models: Mapping[str, object]) -> list[Message]:
         found = []
+        if self.backend != "local":
+            found += [
+                msg("training.param.local_only", option=option)
+                for option, given in (
+                    ("lora_rank", self.lora_rank is not None),
+                    ("full", self.full_fine_tune),
+                    ("merge", self.merge),
+                )
+                if given
+            ]
+        elif self.lora_rank is not None and (
+            isinstance(self.lora_rank, bool)
+            or not isinstance(self.lora_rank, int)
+            or not MIN_LORA_RANK <= self.lora_rank <= MAX_LORA_RANK
+        ):
+            found.append(
+                msg(
+                    "training.param.lora_rank_range",
+                    low=MIN_LORA_RANK,
+                    high=MAX_LORA_RANK,
+                    rank=repr(self.lora_rank),
+                )
+            )
         if self.base_model not in models:
             found.append(
                 msg(
@@ -126,6 +167,7 @@ class FileCheck:
     problems: tuple[Problem, ...]  # the first few, to show
     problem_count: int
     tokens: TokenStats | None  # None when the base model (and so its tokenizer) is unknown
+    chars: int = 0  # characters of chat text in the valid examples (local runs' estimate)
 
 
 @dataclass(frozen=True)
@@ -139,16 +181,35 @@ class CostEstimate:
 
 
 @dataclass(frozen=True)
+class TimeEstimate:
+    """A local run: how long it takes on the trainer's machine, and what memory and disk."""
+
+    chars_per_epoch: int
+    epochs: int
+    epochs_auto: bool
+    chars_per_second: float | None  # None: not known before this trainer has trained the model
+    throughput_measured: bool  # by this trainer; otherwise the model table's reference figure
+    device: str
+    seconds: float | None
+    memory_bytes: int | None
+    disk_bytes: int | None
+
+    @property
+    def trained_chars(self) -> int:
+        return self.chars_per_epoch * self.epochs
+
+
+@dataclass(frozen=True)
 class TrainingPlan:
     """Everything the /train preview shows, and what Start needs."""
 
     plan_id: str
     params: TrainingParams
-    model: ModelSpec | None
+    model: ModelSpec | LocalBaseModel | None
     training: FileCheck
     validation: FileCheck | None
     param_problems: tuple[Message, ...]
-    estimate: CostEstimate | None
+    estimate: CostEstimate | TimeEstimate | None
 
     @property
     def problem_count(self) -> int:
@@ -188,7 +249,12 @@ class TrainingPlan:
         """What OpenAI will do that staff may not expect (truncate long examples), as messages."""
         found = []
         for check in (self.training, self.validation):
-            if check and check.tokens and check.tokens.over_limit_lines and self.model:
+            if (
+                check
+                and check.tokens
+                and check.tokens.over_limit_lines
+                and isinstance(self.model, ModelSpec)
+            ):
                 over = check.tokens.over_limit_lines
                 found.append(
                     msg(
@@ -207,12 +273,13 @@ def prepare_plan(
     *,
     training_filename: str,
     params: TrainingParams,
-    models: ModelTable,
+    models: Mapping[str, ModelSpec] | Mapping[str, LocalBaseModel],
     validation: bytes | None = None,
     validation_filename: str = "validation.jsonl",
     max_problems: int = DEFAULT_MAX_PROBLEMS,
 ) -> TrainingPlan:
-    """Check everything and estimate the cost.
+    """Check everything and estimate the cost (OpenAI) or the time (``params.backend`` local;
+    ``models`` are then the trainer's base models).
 
     CPU-bound (token counting): from async code use :func:`aprepare_plan`.
     """
@@ -223,9 +290,26 @@ def prepare_plan(
         if validation is not None
         else None
     )
-    estimate = None
-    if model is not None and training_check.tokens is not None:
-        epochs_auto = params.epochs == "auto"
+    estimate: CostEstimate | TimeEstimate | None = None
+    epochs_auto = params.epochs == "auto"
+    if isinstance(model, LocalBaseModel) and training_check.valid_examples:
+        epochs = auto_epochs(training_check.valid_examples) if epochs_auto else int(params.epochs)
+        validation_chars = validation_check.chars if validation_check else 0
+        work = (training_check.chars + validation_chars * VALIDATION_COST_SHARE) * epochs
+        estimate = TimeEstimate(
+            chars_per_epoch=training_check.chars,
+            epochs=epochs,
+            epochs_auto=epochs_auto,
+            chars_per_second=model.chars_per_second,
+            throughput_measured=model.throughput_measured,
+            device=model.device,
+            seconds=work / model.chars_per_second if model.chars_per_second else None,
+            memory_bytes=model.memory_bytes(full=params.full_fine_tune),
+            disk_bytes=model.disk_bytes(
+                full=params.full_fine_tune, lora_rank=params.lora_rank, merge=params.merge
+            ),
+        )
+    elif isinstance(model, ModelSpec) and training_check.tokens is not None:
         epochs = auto_epochs(training_check.valid_examples) if epochs_auto else int(params.epochs)
         billed = training_check.tokens.billed_tokens
         estimate = CostEstimate(
@@ -252,12 +336,21 @@ async def aprepare_plan(training: bytes, **kwargs: object) -> TrainingPlan:
     return await asyncio.to_thread(prepare_plan, training, **kwargs)  # type: ignore[arg-type]
 
 
-def _check_file(data: bytes, file: str, model: ModelSpec | None, max_problems: int) -> FileCheck:
+def chat_characters(messages: Sequence[Mapping[str, Any]]) -> int:
+    """The characters of an example's chat text: every message's content."""
+    return sum(len(m["content"]) for m in messages if isinstance(m.get("content"), str))
+
+
+def _check_file(
+    data: bytes, file: str, model: ModelSpec | LocalBaseModel | None, max_problems: int
+) -> FileCheck:
+    # Only OpenAI's models have a known per-example token limit and tokenizer here.
+    spec = model if isinstance(model, ModelSpec) else None
     report = validate_chat_jsonl(
         data,
         file=file,
         max_problems=max_problems,
-        max_tokens_per_example=model.max_tokens_per_example if model is not None else None,
+        max_tokens_per_example=spec.max_tokens_per_example if spec is not None else None,
     )
     return FileCheck(
         file=file,
@@ -266,9 +359,10 @@ def _check_file(data: bytes, file: str, model: ModelSpec | None, max_problems: i
         valid_examples=len(report.examples),
         problems=tuple(report.problems),
         problem_count=report.problem_count,
-        tokens=_token_stats(report.examples, model)
-        if model is not None and report.examples
+        tokens=_token_stats(report.examples, spec)
+        if spec is not None and report.examples
         else None,
+        chars=sum(chat_characters(e.messages) for e in report.examples),
     )
 
 

@@ -2,12 +2,14 @@
 
 Each :meth:`FineTunePoller.tick`:
 
-1. Polls. No unfinished job (or no usable key) -> no OpenAI call at all. Otherwise AT MOST TWO
-   calls per unfinished job: ``retrieve`` the job, then either ``list_events`` (first page,
-   newest first, read down to our cursor) or, once the job has succeeded, the result file
-   (``files.content``) for the loss curve instead of events. The job's new state, new events and
-   new notices are stored in ONE transaction; notices are unique per (job, kind, event), so a
-   poll repeated after a crash (even kill -9 before commit) creates nothing twice.
+1. Polls. No unfinished job (or no usable key) -> no call at all. Otherwise AT MOST TWO calls
+   per unfinished job, to the job's own backend (OpenAI, or kobo's trainer: the same API through
+   the same SDK, so one polling path serves both): ``retrieve`` the job, then either
+   ``list_events`` (first page, newest first, read down to our cursor) or, once the job has
+   succeeded, the result file (``files.content``) for the loss curve instead of events. The
+   job's new state, new events and new notices are stored in ONE transaction; notices are
+   unique per (job, kind, event), so a poll repeated after a crash (even kill -9 before commit)
+   creates nothing twice.
 2. Delivers every pending notice through the :class:`NoticeSink`, oldest first, then marks it.
    A crash between posting and marking re-delivers the notice with the same nonce on restart;
    Discord's ``enforce_nonce`` turns that repeat into the original message.
@@ -15,10 +17,11 @@ Each :meth:`FineTunePoller.tick`:
 Statuses: whatever OpenAI reports is stored ("paused", and any status it adds later); only
 succeeded, failed and cancelled end the polling.
 
-Failures: 401/403 -> logged once by the service, no more calls until the key changes or a
-restart; every unfinished job is marked "not followed" and its channel told once (through the
-outbox, like any notice); the next poll that gets through clears the mark. 429 -> the SDK
-retried, we stop this tick's polling and come back next tick; 5xx and timeouts -> the SDK
+Failures: 401/403 -> logged once by the service, no more calls to that backend until the key
+changes or a restart; every unfinished job of that backend is marked "not followed" and its
+channel told once (through the outbox, like any notice); the next poll that gets through clears
+the mark; the other backend's jobs go on. 429 -> the SDK retried, we stop this tick's polling of
+that backend and come back next tick; 5xx and timeouts -> the SDK
 retried, that job waits for the next tick. Otherwise a failed poll never changes a job's state
 and never creates a notice. If the result file of a succeeded job cannot be downloaded
 (server error), the job stays "running" for us and the next tick tries again; an unreadable
@@ -105,21 +108,28 @@ class FineTunePoller:
         async with self._poll_lock:
             if not await self._repo.has_unfinished_jobs():
                 return report
-            client = self.service.usable_client()
-            if client is None:
-                report.notices_created += await self.service.mark_jobs_not_followed()
-                return report
+            # Each job is polled through its own backend's client; a backend that is rejected,
+            # missing or rate limiting stops only its own jobs.
+            stopped: set[str] = set()
             for record in await self._repo.unfinished_jobs():
+                backend = record.backend
+                if backend in stopped:
+                    continue
+                client = self.service.usable_client(backend)
+                if client is None:
+                    report.notices_created += await self.service.mark_jobs_not_followed(backend)
+                    stopped.add(backend)
+                    continue
                 try:
                     report.notices_created += await self._poll_job(client, record)
                     report.jobs_polled += 1
                 except (openai.AuthenticationError, openai.PermissionDeniedError) as exc:
-                    self.service.note_rejected_key(exc)
-                    report.notices_created += await self.service.mark_jobs_not_followed()
-                    break
+                    self.service.note_rejected_key(backend, exc)
+                    report.notices_created += await self.service.mark_jobs_not_followed(backend)
+                    stopped.add(backend)
                 except openai.RateLimitError:
-                    log.warning("OpenAI is rate limiting job polling; trying again next tick")
-                    break
+                    log.warning("%s is rate limiting job polling; trying again next tick", backend)
+                    stopped.add(backend)
                 except openai.APIError as exc:
                     log.warning(
                         "polling fine-tuning job %s failed (%s); trying again next tick",
@@ -215,6 +225,7 @@ def notice_from_stored(stored: StoredNotice) -> Notice:
         error_message=p.get("error_message"),
         cancelled_by=p.get("cancelled_by"),
         loss_curve_png=stored.image_png,
+        backend=p.get("backend", "openai"),  # notices stored before local training: OpenAI's
     )
 
 

@@ -1,11 +1,15 @@
-"""Start, cancel and look up OpenAI fine-tuning jobs; knows nothing of Discord.
+"""Start, cancel and look up fine-tuning jobs on OpenAI or on kobo's own trainer; knows nothing of
+Discord.
 
-Without an OpenAI key the service still constructs: actions that need OpenAI (start, cancel)
-raise :class:`FineTuningUnavailable` with a message staff can act on, and the poller makes no
-calls. Look-ups (list_jobs, get_job, succeeded_models) read only our database, so they keep
-working and show the history. When OpenAI rejects the key (401/403) the service logs that once
-and makes no further calls until the client's key changes or the bot restarts; unfinished jobs are
-then marked "not followed", and their channels told once.
+Both backends speak OpenAI's fine-tuning API and are driven through the same SDK, one client
+each (finetune/backends.py); a job is recorded with its backend, and every action on it uses that
+backend's client. Without an OpenAI key (or with local training off) the service still constructs:
+actions that need the missing backend raise :class:`FineTuningUnavailable` with a message staff
+can act on, and the poller makes no calls to it. Look-ups (list_jobs, get_job, succeeded_models)
+read only our database, so they keep working and show the history. When a backend rejects the key
+(401/403) the service logs that once and makes no further calls to THAT backend until its key
+changes or the bot restarts; its unfinished jobs are then marked "not followed", and their
+channels told once. The other backend's jobs go on.
 """
 
 from __future__ import annotations
@@ -22,7 +26,9 @@ import openai
 from openai import AsyncOpenAI
 from openai.types.fine_tuning import FineTuningJob, FineTuningJobEvent
 
-from finetune.plan import TrainingPlan
+from finetune.backends import MESSAGE_PART, NOT_CONFIGURED, Backend, BackendName
+from finetune.local_models import LocalBaseModel, parse_local_models
+from finetune.plan import CostEstimate, TimeEstimate, TrainingParams, TrainingPlan
 from finetune.results import ResultFileError, loss_curve_png
 from finetune.tracking import iso, key_rejected_notice, track
 from i18n import LocalizedError, Message, msg
@@ -31,13 +37,12 @@ from storage.finetune_jobs import FineTuneJobRepository, JobEvent, JobRecord
 
 log = logging.getLogger(__name__)
 
-NO_KEY_MESSAGE = msg("training.unavailable.no_key")
 # Stored in the job's row (a code, not a text): the cogs say it in each reader's language.
 NOT_FOLLOWED_KEY_REJECTED = "key rejected"
 
 
 class FineTuningUnavailable(LocalizedError):
-    """No usable OpenAI key: nothing that needs OpenAI can run."""
+    """A backend cannot be used (no OpenAI key, local training off, a rejected key)."""
 
 
 class FineTuningError(LocalizedError):
@@ -89,21 +94,6 @@ def status_text(status: str) -> Message | str:
     return msg(f"training.status.{status}") if status in KNOWN_STATUSES else status
 
 
-def make_openai_client(
-    api_key: str | None,
-    *,
-    base_url: str | None = None,
-    timeout: float = 60.0,
-    max_retries: int = 2,
-) -> AsyncOpenAI | None:
-    """The SDK client from settings, or None when no key is set (the service then says so)."""
-    if api_key is None or not api_key.strip():
-        return None
-    return AsyncOpenAI(
-        api_key=api_key.strip(), base_url=base_url, timeout=timeout, max_retries=max_retries
-    )
-
-
 # OpenAI keeps the checkpoints of a job's last three epochs; a page of ten holds them all.
 CHECKPOINTS_PAGE = 10
 
@@ -129,6 +119,7 @@ class LiveJob:
     trained_tokens: int | None
     checkpoints: list[Checkpoint]  # oldest first
     loss_curve_png: bytes | None
+    device: str | None = None  # kobo's trainer: where it trains ("cpu"/"cuda") once started
 
 
 @dataclass(frozen=True)
@@ -149,79 +140,55 @@ class FineTuneService:
         client: AsyncOpenAI | None,
         db: Database,
         *,
+        local_client: AsyncOpenAI | None = None,
         clock: Callable[[], datetime] = utc_now,
     ):
-        self._client = client
+        """``client`` talks to OpenAI, ``local_client`` to kobo's trainer; None = not set up."""
+        self.backends: dict[str, Backend] = {
+            "openai": Backend("openai", client),
+            "local": Backend("local", local_client),
+        }
         self.repository = FineTuneJobRepository(db)
         self.clock = clock
-        self._rejected_key: str | None = None
-        self._rejected_detail = ""
         self._start_lock = asyncio.Lock()
 
     # --- availability -----------------------------------------------------------------------
 
-    @property
-    def unavailable_reason(self) -> Message | None:
-        """Why nothing can be sent to OpenAI now, or None when it can."""
-        if self._client is None:
-            return NO_KEY_MESSAGE
-        if self.key_rejected:
-            return msg("training.unavailable.key_rejected", detail=self._rejected_detail)
-        return None
+    def backend(self, name: str) -> Backend:
+        return self.backends[name]
 
     @property
-    def key_rejected(self) -> bool:
-        """OpenAI rejected the key the client has now (a key never set is not "rejected")."""
-        return self._client is not None and self._rejected_key == self._client.api_key
+    def default_backend(self) -> BackendName:
+        """What /train uses when not told: OpenAI when a key is set, else the local trainer when
+        local training is on (else OpenAI, which then says how to set a key)."""
+        if self.backends["openai"].client is None and self.backends["local"].client is not None:
+            return "local"
+        return "openai"
 
-    @property
-    def available(self) -> bool:
-        return self.unavailable_reason is None
+    def unavailable_reason(self, backend: str) -> Message | None:
+        """Why nothing can be sent to ``backend`` now, or None when it can."""
+        return self.backends[backend].unavailable_reason
 
-    def usable_client(self) -> AsyncOpenAI | None:
-        return self._client if self.available else None
+    def usable_client(self, backend: str) -> AsyncOpenAI | None:
+        return self.backends[backend].usable_client()
 
-    def _require_client(self) -> AsyncOpenAI:
-        reason = self.unavailable_reason
-        if reason is not None or self._client is None:
-            raise FineTuningUnavailable(reason or NO_KEY_MESSAGE)
-        return self._client
+    def note_rejected_key(self, backend: str, exc: openai.APIStatusError) -> None:
+        self.backends[backend].note_rejected_key(exc)
 
-    def note_rejected_key(self, exc: openai.APIStatusError) -> None:
-        """Stop calling OpenAI with this key; logged once, without the key or OpenAI's message
-        (which quotes part of the key)."""
-        if self._client is None or self._rejected_key == self._client.api_key:
-            return
-        code = getattr(exc, "code", None)
-        self._rejected_detail = f"HTTP {exc.status_code}{f', {code}' if code else ''}"
-        self._rejected_key = self._client.api_key
-        log.error(
-            "OpenAI rejected the API key (%s); fine-tuning makes no more OpenAI calls until the"
-            " key changes or the bot restarts",
-            self._rejected_detail,
-        )
+    def _require_client(self, backend: str) -> AsyncOpenAI:
+        return require_client(self.backends[backend])
 
-    def _translate(self, exc: openai.APIError, doing: Message) -> LocalizedError:
-        if isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError):
-            self.note_rejected_key(exc)
-            return FineTuningUnavailable(self.unavailable_reason or NO_KEY_MESSAGE)
-        if isinstance(exc, openai.RateLimitError):
-            return FineTuningError(msg("training.openai.rate_limited", doing=doing))
-        if isinstance(exc, openai.APIConnectionError):  # includes timeouts
-            return FineTuningError(msg("training.openai.unreachable", doing=doing))
-        if isinstance(exc, openai.InternalServerError):
-            return FineTuningError(msg("training.openai.server_error", doing=doing))
-        if isinstance(exc, openai.APIStatusError):
-            # OpenAI's own words (English): they name what it refused, which no translation can.
-            return FineTuningError(
-                msg("training.openai.refused", doing=doing, detail=_openai_message(exc))
-            )
-        return FineTuningError(msg("training.openai.failed", doing=doing, detail=str(exc)))
+    def _translate(self, backend: str, exc: openai.APIError, doing: Message) -> LocalizedError:
+        return translate_error(self.backends[backend], exc, doing)
 
     async def close(self) -> None:
         """Close the SDK's HTTP connections (at shutdown)."""
-        if self._client is not None:
-            await self._client.close()
+        for backend in self.backends.values():
+            await backend.close()
+
+    async def local_base_models(self) -> dict[str, LocalBaseModel]:
+        """The base models kobo's trainer can train, with its throughput and needs."""
+        return await list_local_base_models(self.backends["local"])
 
     # --- actions ----------------------------------------------------------------------------
 
@@ -237,52 +204,32 @@ class FineTuneService:
         validation_bytes: bytes | None = None,
         validation_filename: str = "validation.jsonl",
     ) -> JobRecord:
-        """Upload the file(s), create the job on OpenAI and record it. The plan must be ok and
-        prepared from exactly these bytes; a plan starts at most one job."""
-        client = self._require_client()
+        """:func:`submit_job` and record the job, for the poller to follow and tell its channel.
+        A plan starts at most one job."""
+        self._require_client(plan.params.backend)
         _check_plan_matches(plan, training_bytes, validation_bytes)
         assert plan.estimate is not None and plan.model is not None  # guaranteed by plan.ok
         async with self._start_lock:
             existing = await self.repository.get_job_by_plan(plan.plan_id)
             if existing is not None:
                 raise AlreadyStarted(existing)
-            uploaded: list[str] = []
-            try:
-                training_file = await client.files.create(
-                    file=(filename, training_bytes, "application/jsonl"), purpose="fine-tune"
-                )
-                uploaded.append(training_file.id)
-                validation_file_id = None
-                if validation_bytes is not None:
-                    validation_file = await client.files.create(
-                        file=(validation_filename, validation_bytes, "application/jsonl"),
-                        purpose="fine-tune",
-                    )
-                    uploaded.append(validation_file.id)
-                    validation_file_id = validation_file.id
-                params = plan.params
-                job = await client.fine_tuning.jobs.create(
-                    model=params.base_model,
-                    training_file=training_file.id,
-                    validation_file=validation_file_id,
-                    suffix=params.suffix,
-                    seed=params.seed,
-                    method={
-                        "type": "supervised",
-                        "supervised": {"hyperparameters": {"n_epochs": params.epochs}},
-                    },
-                )
-            except openai.APIError as exc:
-                await self._delete_files(client, uploaded)
-                raise self._translate(exc, msg("training.doing.start")) from exc
+            submitted = await submit_job(
+                self.backends[plan.params.backend],
+                plan,
+                training_bytes,
+                filename,
+                validation_bytes=validation_bytes,
+                validation_filename=validation_filename,
+            )
+            job, params, estimate = submitted.job, plan.params, plan.estimate
             now = iso(self.clock())
             record = JobRecord(
                 job_id=job.id,
                 plan_id=plan.plan_id,
                 base_model=params.base_model,
-                training_file_id=training_file.id,
+                training_file_id=submitted.training_file_id,
                 training_filename=filename,
-                validation_file_id=validation_file_id,
+                validation_file_id=submitted.validation_file_id,
                 requested_epochs=str(params.epochs),
                 hyperparameters=job.hyperparameters.model_dump(exclude_none=True),
                 suffix=params.suffix,
@@ -292,25 +239,34 @@ class FineTuneService:
                 requested_by=requested_by,
                 created_at=now,
                 status=job.status,
-                estimated_tokens=plan.estimate.trained_tokens,
-                estimated_cost_usd=plan.estimate.usd,
+                estimated_tokens=(
+                    estimate.trained_chars
+                    if isinstance(estimate, TimeEstimate)
+                    else estimate.trained_tokens
+                ),
+                estimated_cost_usd=estimate.usd if isinstance(estimate, CostEstimate) else 0.0,
                 openai_created_unix=job.created_at,
                 updated_at=now,
+                backend=params.backend,
+                estimated_seconds=(
+                    estimate.seconds if isinstance(estimate, TimeEstimate) else None
+                ),
             )
             try:
                 await self.repository.insert_job(record)
             except Exception:
-                # The job runs on OpenAI but is not recorded: name it so staff can find it.
+                # The job runs but is not recorded: name it so staff can find it.
                 log.exception("fine-tuning job %s started but could not be recorded", job.id)
                 raise
-        log.info("fine-tuning job %s started on %s", job.id, params.base_model)
+        log.info("fine-tuning job %s started on %s (%s)", job.id, params.base_model, params.backend)
         return record
 
     async def check_cancellable(self, job_id: str) -> JobRecord:
-        """Raise what :meth:`cancel` would refuse with before asking OpenAI anything (no usable
-        key, a job kobo did not start, a finished job), so callers can refuse up front."""
-        self._require_client()
+        """Raise what :meth:`cancel` would refuse with before asking its backend anything (a job
+        kobo did not start, no usable key for its backend, a finished job), so callers can
+        refuse up front."""
         record = await self.repository.get_job(job_id)
+        self._require_client(record.backend if record else self.default_backend)
         if record is None:
             raise UnknownJob(job_id)
         if record.finished:
@@ -318,16 +274,18 @@ class FineTuneService:
         return record
 
     async def cancel(self, job_id: str, by: str) -> JobRecord:
-        """Cancel on OpenAI; the "cancelled by" notice goes out with the poller's next delivery."""
-        await self.check_cancellable(job_id)
-        client = self._require_client()
+        """Cancel on the job's backend (kobo's trainer kills the training process); the
+        "cancelled by" notice goes out with the poller's next delivery."""
+        record = await self.check_cancellable(job_id)
+        client = self._require_client(record.backend)
         # Recorded first: if we crash right after OpenAI cancels, the poller still knows who did.
         await self.repository.set_cancel_request(job_id, by, iso(self.clock()))
         try:
             job = await client.fine_tuning.jobs.cancel(job_id)
         except openai.APIError as exc:
             await self.repository.set_cancel_request(job_id, None, None)
-            raise self._translate(exc, msg("training.doing.cancel", job_id=job_id)) from exc
+            doing = msg("training.doing.cancel", job_id=job_id)
+            raise self._translate(record.backend, exc, doing) from exc
         await self.record_snapshot(job_id, job)
         updated = await self.repository.get_job(job_id)
         assert updated is not None
@@ -342,7 +300,7 @@ class FineTuneService:
         progress_interval_s: float = 0.0,
         loss_curve_png: bytes | None = None,
     ) -> int:
-        """Store what OpenAI said about a job plus its notices, in one transaction."""
+        """Store what the job's backend said about it plus its notices, in one transaction."""
         record = await self.repository.get_job(job_id)
         if record is None:
             raise UnknownJob(job_id)
@@ -356,17 +314,19 @@ class FineTuneService:
         )
         return await self.repository.apply_update(tracked.update, tracked.events, tracked.notices)
 
-    async def mark_jobs_not_followed(self) -> int:
-        """While OpenAI rejects the key, no job is polled: mark each unfinished job "not followed"
-        and queue one notice for its channel (once until a poll gets through again). Returns how
-        many notices were new; does nothing while the key is not rejected."""
-        if not self.key_rejected:
+    async def mark_jobs_not_followed(self, backend: str) -> int:
+        """While ``backend`` rejects the key, none of its jobs is polled: mark each of its
+        unfinished jobs "not followed" and queue one notice for its channel (once until a poll
+        gets through again). Returns how many notices were new; does nothing while the key is
+        not rejected."""
+        found = self.backends[backend]
+        if not found.key_rejected:
             return 0
         now = self.clock()
         notices = {
-            job.job_id: key_rejected_notice(job, self._rejected_detail, now=now)
+            job.job_id: key_rejected_notice(job, found.rejected_detail, now=now)
             for job in await self.repository.unfinished_jobs()
-            if job.not_followed_reason is None
+            if job.backend == backend and job.not_followed_reason is None
         }
         if not notices:
             return 0
@@ -403,15 +363,17 @@ class FineTuneService:
         details = await self.get_job(job_id, events)
         if details is None:
             return None
-        client = self.usable_client()
+        backend = details.job.backend
+        client = self.usable_client(backend)
         if client is None:
-            return replace(details, live_problem=self.unavailable_reason)
+            return replace(details, live_problem=self.unavailable_reason(backend))
         try:
             job = await client.fine_tuning.jobs.retrieve(job_id)
             page = await client.fine_tuning.jobs.checkpoints.list(job_id, limit=CHECKPOINTS_PAGE)
             png = await download_loss_curve(client, job) if job.status == "succeeded" else None
         except openai.APIError as exc:
-            problem = self._translate(exc, msg("training.doing.look_up", job_id=job_id))
+            doing = msg("training.doing.look_up", job_id=job_id)
+            problem = self._translate(backend, exc, doing)
             log.warning("looking up fine-tuning job %s failed: %s", job_id, type(exc).__name__)
             return replace(details, live_problem=problem.message)
         checkpoints = sorted(
@@ -432,6 +394,8 @@ class FineTuneService:
             trained_tokens=job.trained_tokens,
             checkpoints=checkpoints,
             loss_curve_png=png,
+            # kobo's own field: the SDK keeps fields it does not know as extras.
+            device=(job.model_extra or {}).get("kobo_device"),
         )
         return replace(details, live=live)
 
@@ -439,15 +403,99 @@ class FineTuneService:
         """Fine-tuned model names, newest first (for /assign's autocomplete)."""
         return await self.repository.succeeded_models()
 
-    # --- helpers ----------------------------------------------------------------------------
 
-    @staticmethod
-    async def _delete_files(client: AsyncOpenAI, file_ids: list[str]) -> None:
-        for file_id in file_ids:
-            try:
-                await client.files.delete(file_id)
-            except openai.APIError as exc:  # best effort: an orphan file costs nothing much
-                log.warning("could not delete uploaded file %s: %s", file_id, type(exc).__name__)
+def require_client(backend: Backend) -> AsyncOpenAI:
+    """The backend's client, or :class:`FineTuningUnavailable` saying why it cannot be used."""
+    reason = backend.unavailable_reason
+    if reason is not None or backend.client is None:
+        raise FineTuningUnavailable(reason or msg(NOT_CONFIGURED[backend.name]))
+    return backend.client
+
+
+def translate_error(backend: Backend, exc: openai.APIError, doing: Message) -> LocalizedError:
+    """What went wrong, for staff, naming the backend; a rejected key stops that backend."""
+    part = MESSAGE_PART[backend.name]
+    if isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError):
+        backend.note_rejected_key(exc)
+        return FineTuningUnavailable(
+            backend.unavailable_reason or msg(NOT_CONFIGURED[backend.name])
+        )
+    if isinstance(exc, openai.RateLimitError):
+        return FineTuningError(msg(f"training.{part}.rate_limited", doing=doing))
+    if isinstance(exc, openai.APIConnectionError):  # includes timeouts
+        return FineTuningError(msg(f"training.{part}.unreachable", doing=doing))
+    if isinstance(exc, openai.InternalServerError):
+        return FineTuningError(msg(f"training.{part}.server_error", doing=doing))
+    if isinstance(exc, openai.APIStatusError):
+        # The service's own words (English): they name what it refused, which no translation can.
+        return FineTuningError(
+            msg(f"training.{part}.refused", doing=doing, detail=_openai_message(exc))
+        )
+    return FineTuningError(msg("training.openai.failed", doing=doing, detail=str(exc)))
+
+
+async def list_local_base_models(backend: Backend) -> dict[str, LocalBaseModel]:
+    """The base models kobo's trainer (``backend``) can train, from its ``GET /v1/models``."""
+    client = require_client(backend)
+    try:
+        page = await client.models.list()
+    except openai.APIError as exc:
+        raise translate_error(backend, exc, msg("training.doing.list_models")) from exc
+    return parse_local_models(page.data)
+
+
+async def submit_job(
+    backend: Backend,
+    plan: TrainingPlan,
+    training_bytes: bytes,
+    filename: str,
+    *,
+    validation_bytes: bytes | None = None,
+    validation_filename: str = "validation.jsonl",
+) -> SubmittedJob:
+    """Upload the file(s) and create the job on ``backend``, recording nothing (the command line
+    follows such a job itself; :meth:`FineTuneService.start` records it). The plan must be ok
+    and prepared from exactly these bytes."""
+    params = plan.params
+    client = require_client(backend)
+    _check_plan_matches(plan, training_bytes, validation_bytes)
+    uploaded: list[str] = []
+    try:
+        training_file = await client.files.create(
+            file=(filename, training_bytes, "application/jsonl"), purpose="fine-tune"
+        )
+        uploaded.append(training_file.id)
+        validation_file_id = None
+        if validation_bytes is not None:
+            validation_file = await client.files.create(
+                file=(validation_filename, validation_bytes, "application/jsonl"),
+                purpose="fine-tune",
+            )
+            uploaded.append(validation_file.id)
+            validation_file_id = validation_file.id
+        job = await client.fine_tuning.jobs.create(
+            model=params.base_model,
+            training_file=training_file.id,
+            validation_file=validation_file_id,
+            suffix=params.suffix,
+            seed=params.seed,
+            method={
+                "type": "supervised",
+                "supervised": {"hyperparameters": _hyperparameters(params)},
+            },
+        )
+    except openai.APIError as exc:
+        await _delete_files(client, uploaded)
+        raise translate_error(backend, exc, msg("training.doing.start")) from exc
+    return SubmittedJob(job, training_file.id, validation_file_id)
+
+
+async def _delete_files(client: AsyncOpenAI, file_ids: list[str]) -> None:
+    for file_id in file_ids:
+        try:
+            await client.files.delete(file_id)
+        except openai.APIError as exc:  # best effort: an orphan file costs nothing much
+            log.warning("could not delete uploaded file %s: %s", file_id, type(exc).__name__)
 
 
 async def download_loss_curve(client: AsyncOpenAI, job: FineTuningJob) -> bytes | None:
@@ -468,6 +516,29 @@ async def download_loss_curve(client: AsyncOpenAI, job: FineTuningJob) -> bytes 
     except ResultFileError as exc:
         log.warning("no loss curve for fine-tuning job %s: %s", job.id, exc)
         return None
+
+
+@dataclass(frozen=True)
+class SubmittedJob:
+    """A job created on a backend, with the ids of the files it trains on."""
+
+    job: FineTuningJob
+    training_file_id: str
+    validation_file_id: str | None
+
+
+def _hyperparameters(params: TrainingParams) -> dict[str, Any]:
+    """``method.supervised.hyperparameters``: OpenAI's, plus kobo's trainer's own (LoRA rank,
+    full fine-tune, merge) when asked for; OpenAI's jobs never get those."""
+    found: dict[str, Any] = {"n_epochs": params.epochs}
+    if params.backend == "local":
+        if params.lora_rank is not None:
+            found["lora_rank"] = params.lora_rank
+        if params.full_fine_tune:
+            found["full_fine_tune"] = True
+        if params.merge:
+            found["merge"] = True
+    return found
 
 
 def _openai_message(exc: openai.APIStatusError) -> str:

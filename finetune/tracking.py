@@ -128,6 +128,7 @@ def _new_notice(
         "requested_by": record.requested_by,
         "base_model": record.base_model,
         "suffix": record.suffix,
+        "backend": record.backend,
         **fields,
     }
     return NewNotice(kind.value, key, make_nonce(record.job_id, kind, key), payload, image)

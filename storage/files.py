@@ -1,4 +1,5 @@
-"""Write files all or nothing: a crash or a full disk never leaves a target half-written.
+"""Read files with a size bound, and write files all or nothing: a crash or a full disk never
+leaves a target half-written.
 
 Each content goes to a temporary file beside its target (same folder, so the rename cannot cross
 file systems), is flushed to disk, and only when every one is written are they renamed into
@@ -38,3 +39,19 @@ def write_atomically(contents: Mapping[Path, bytes]) -> None:
     finally:
         for temporary in written.values():
             temporary.unlink(missing_ok=True)  # gone already when renamed
+
+
+class FileTooBig(Exception):
+    def __init__(self, size: int) -> None:
+        super().__init__(f"{size} bytes")
+        self.size = size
+
+
+def read_bounded(path: Path, limit: int) -> bytes:
+    """The file's bytes, reading no more than ``limit`` + 1 even if it grows meanwhile; raises
+    :class:`FileTooBig` (with the size) beyond ``limit``, OSError when it cannot be read."""
+    with open(path, "rb") as handle:
+        data = handle.read(limit + 1)
+        if len(data) > limit:
+            raise FileTooBig(max(os.fstat(handle.fileno()).st_size, len(data)))
+    return data

@@ -54,6 +54,8 @@ class JobRecord:
     # Set while kobo cannot poll the job (OpenAI rejected the key); cleared by the next poll.
     not_followed_reason: str | None = None
     not_followed_since: str | None = None
+    backend: str = "openai"  # "openai" or "local" (kobo's own trainer)
+    estimated_seconds: float | None = None  # local jobs: the preview's time estimate
 
     @property
     def finished(self) -> bool:
@@ -119,7 +121,7 @@ _JOB_COLUMNS = (
     " created_at, status, estimated_tokens, estimated_cost_usd, fine_tuned_model, trained_tokens,"
     " error_message, openai_created_unix, finished_unix, cancel_requested_by, cancel_requested_at,"
     " last_event_id, last_event_unix, last_progress_at, updated_at, not_followed_reason,"
-    " not_followed_since"
+    " not_followed_since, backend, estimated_seconds"
 )
 _NOT_FINISHED = f"status NOT IN ({', '.join('?' * len(FINISHED_STATUSES))})"
 
@@ -415,6 +417,8 @@ def _job_values(job: JobRecord) -> tuple[Any, ...]:
         job.updated_at,
         job.not_followed_reason,
         job.not_followed_since,
+        job.backend,
+        job.estimated_seconds,
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
+from collections.abc import Mapping
 from pathlib import PurePath
 from typing import TYPE_CHECKING, Literal, get_args
 
@@ -22,6 +23,7 @@ from cogs.training._render import (
     Money,
     dataset_source,
     file_source,
+    for_backend,
     job_embed,
     jobs_embed,
     plan_embed,
@@ -30,6 +32,7 @@ from cogs.training._render import (
 )
 from cogs.training._sink import DiscordNoticeSink
 from cogs.training._views import PREVIEW_TIMEOUT_SECONDS, AssignFineTune, StartOrCancel
+from finetune.backends import BACKENDS
 from finetune.plan import TrainingParams, aprepare_plan
 from finetune.poller import POLL_JOB_ID, FineTunePoller, add_poll_job
 from finetune.service import FineTuningUnavailable, UnknownJob
@@ -80,6 +83,13 @@ class Training(commands.Cog):
         suffix=localized("command.train.option.suffix"),
         validation_file=localized("command.train.option.validation_file"),
         seed=localized("command.train.option.seed"),
+        backend=localized("command.train.option.backend"),
+    )
+    @app_commands.choices(
+        backend=[
+            app_commands.Choice(name=localized(f"choice.backend.{name}"), value=name)
+            for name in BACKENDS
+        ]
     )
     @app_commands.guild_only()
     @staff_only()
@@ -93,8 +103,10 @@ class Training(commands.Cog):
         suffix: app_commands.Range[str, 1, 64] | None = None,
         validation_file: discord.Attachment | None = None,
         seed: app_commands.Range[int, 0, 2_147_483_647] | None = None,
+        backend: str | None = None,
     ):
-        unavailable = self.finetune.unavailable_reason
+        backend = backend or self.finetune.default_backend
+        unavailable = self.finetune.unavailable_reason(backend)
         if unavailable is not None:
             raise FineTuningUnavailable(unavailable)
         if (file is None) == (dataset is None):
@@ -117,13 +129,17 @@ class Training(commands.Cog):
         if validation_file is not None:
             validation, validation_name = await self._converted(validation_file)
         params = TrainingParams(
-            base_model=base_model, epochs=epochs or "auto", suffix=suffix, seed=seed
+            base_model=base_model,
+            epochs=epochs or "auto",
+            suffix=suffix,
+            seed=seed,
+            backend=backend,  # type: ignore[arg-type]  (one of the choices)
         )
         plan = await aprepare_plan(
             training,
             training_filename=name,
             params=params,
-            models=self.bot.services.base_models,
+            models=await self._base_models_of(backend),
             validation=validation,
             validation_filename=validation_name or "validation.jsonl",
         )
@@ -181,11 +197,22 @@ class Training(commands.Cog):
         data = await attachment.read()
         return await asyncio.to_thread(training_jsonl, data, attachment.filename, self.settings)
 
+    async def _base_models_of(self, backend: str) -> Mapping[str, object]:
+        """OpenAI's from the model table; the local ones as kobo's trainer lists them."""
+        if backend == "local":
+            return await self.finetune.local_base_models()
+        return self.bot.services.base_models
+
     @train.autocomplete("base_model")
     async def _base_models(self, interaction: discord.Interaction, current: str):
+        backend = getattr(interaction.namespace, "backend", None) or self.finetune.default_backend
+        try:
+            names = await self._base_models_of(backend)
+        except LocalizedError:  # the trainer is unreachable: /train itself will say so
+            return []
         return [
             app_commands.Choice(name=name, value=name)
-            for name in self.bot.services.base_models
+            for name in names
             if current.casefold() in name.casefold()
         ][:25]
 
@@ -249,11 +276,13 @@ class Training(commands.Cog):
         details = await self.finetune.dashboard(job_id)  # asks OpenAI: checkpoints, chart...
         if details is None:
             raise UnknownJob(job_id[:80])
+        # Only OpenAI's jobs cost money: their price is in the model table.
+        priced = details.job.backend == "openai"
         embed = job_embed(
             details,
             reply_language(interaction),
             Money.from_settings(self.settings),
-            self.bot.services.base_models.get(details.job.base_model),
+            self.bot.services.base_models.get(details.job.base_model) if priced else None,
         )
         png = details.live.loss_curve_png if details.live else None
         files = [discord.File(io.BytesIO(png), LOSS_CURVE_FILENAME)] if png else []
@@ -271,7 +300,11 @@ class Training(commands.Cog):
         await interaction.response.defer(thinking=True)
         job = await self.finetune.cancel(job_id, by=str(interaction.user.id))
         await interaction.followup.send(
-            text("training.cancel_asked", reply_language(interaction), job=f"`{job.job_id}`")
+            text(
+                for_backend("training.cancel_asked", job.backend),
+                reply_language(interaction),
+                job=f"`{job.job_id}`",
+            )
         )
 
     @job.autocomplete("job_id")

@@ -9,10 +9,11 @@ import discord
 from babel.numbers import format_currency
 
 from bot.formatting import relative_time
+from bot.quantities import byte_size, duration, estimated_time
 from config import Settings
 from finetune.models import ModelSpec
 from finetune.notices import Notice, NoticeKind
-from finetune.plan import TrainingPlan
+from finetune.plan import CostEstimate, TimeEstimate, TrainingPlan
 from finetune.service import Checkpoint, JobDetails, status_text
 from i18n import Language, Message, msg, text
 from storage.finetune_jobs import JobRecord
@@ -65,6 +66,11 @@ class Money:
             return dollars
         local = format_currency(usd * self.rate, self.currency, locale=MONEY_LOCALES[language])
         return text("training.cost.approximately", language, usd=dollars, local=local)
+
+
+def for_backend(key: str, backend: str) -> str:
+    """The catalogue key of a text that differs for a job on kobo's trainer: ``<key>_local``."""
+    return key if backend == "openai" else f"{key}_local"
 
 
 def file_source(filename: str) -> Message:
@@ -122,7 +128,9 @@ def plan_embed(
                 lines=plan.validation.lines,
             ),
         )
-    if plan.estimate:
+    if isinstance(plan.estimate, TimeEstimate):
+        _add_time_estimate(embed, plan.estimate, language)
+    if isinstance(plan.estimate, CostEstimate):
         e = plan.estimate
         epochs = t("training.preview.auto_epochs", epochs=e.epochs) if e.epochs_auto else e.epochs
         embed.add_field(
@@ -158,6 +166,39 @@ def plan_embed(
         text=t("training.preview.press_start") if plan.ok else t("training.preview.fix_problems")
     )
     return embed
+
+
+def _add_time_estimate(embed: discord.Embed, e: TimeEstimate, language: Language) -> None:
+    """A local run: the estimated time from the trainer's throughput, then memory and disk."""
+
+    def t(key: str, **params: object) -> str:
+        return text(key, language, **params)
+
+    epochs = t("training.preview.auto_epochs", epochs=e.epochs) if e.epochs_auto else e.epochs
+    basis = "measured" if e.throughput_measured else "reference"
+    if e.seconds is None or e.chars_per_second is None:
+        value = t("training.preview.time_unknown", chars=f"{e.chars_per_epoch:,}", epochs=epochs)
+    else:
+        value = t(
+            "training.preview.time_formula",
+            time=estimated_time(e.seconds, language),
+            chars=f"{e.chars_per_epoch:,}",
+            epochs=epochs,
+            speed=f"{e.chars_per_second:,.0f}",
+            basis=t(f"training.preview.throughput_{basis}"),
+        )
+    embed.add_field(name=t("training.field.estimated_time"), value=value, inline=False)
+    unknown = t("training.preview.unknown")
+    embed.add_field(
+        name=t("training.field.needs"),
+        value=t(
+            "training.preview.needs",
+            device=f"`{e.device}`",
+            memory=byte_size(e.memory_bytes) if e.memory_bytes else unknown,
+            disk=byte_size(e.disk_bytes) if e.disk_bytes else unknown,
+        ),
+        inline=False,
+    )
 
 
 def job_line(job: JobRecord, language: Language) -> str:
@@ -211,6 +252,8 @@ def job_embed(
         value=hyperparameter_text(hyperparameters, language),
         inline=False,
     )
+    if live and live.device:
+        embed.add_field(name=t("training.field.device"), value=f"`{_escaped(live.device)}`")
     if live and live.estimated_finish:
         embed.add_field(
             name=t("training.field.estimated_finish"),
@@ -223,9 +266,17 @@ def job_embed(
     trained_tokens = (live.trained_tokens if live else None) or job.trained_tokens
     if trained_tokens:
         embed.add_field(name=t("training.field.trained_tokens"), value=f"{trained_tokens:,}")
-    embed.add_field(
-        name=t("training.field.estimated_cost"), value=money.text(job.estimated_cost_usd, language)
-    )
+    if job.backend == "local":
+        if job.estimated_seconds is not None:
+            embed.add_field(
+                name=t("training.field.estimated_time"),
+                value=estimated_time(job.estimated_seconds, language),
+            )
+    else:
+        embed.add_field(
+            name=t("training.field.estimated_cost"),
+            value=money.text(job.estimated_cost_usd, language),
+        )
     if trained_tokens and base_model is not None:
         # OpenAI's API reports no cost: kobo works it out from the price in the model table.
         embed.add_field(
@@ -245,7 +296,7 @@ def job_embed(
             inline=False,
         )
     if status == "failed":
-        reason = job.error_message or t("training.notice.no_reason")
+        reason = job.error_message or t(for_backend("training.notice.no_reason", job.backend))
         embed.add_field(
             name=t("training.field.error"),
             value=discord.utils.escape_markdown(reason)[:1024],
@@ -258,7 +309,7 @@ def job_embed(
                 "training.job.not_followed",
                 reason=not_followed_reason(job.not_followed_reason, language),
                 since=relative_time(job.not_followed_since),
-                hint=t("training.not_followed.hint"),
+                hint=t(for_backend("training.not_followed.hint", job.backend)),
             ),
             inline=False,
         )
@@ -301,13 +352,22 @@ def hyperparameter_text(hyperparameters: dict, language: Language) -> str:
             return text("training.job.auto", language)
         return f"{found:g}" if isinstance(found, float) else _escaped(str(found))
 
-    return text(
+    words = text(
         "training.job.hyperparameters",
         language,
         epochs=value("n_epochs"),
         batch_size=value("batch_size"),
         learning_rate_multiplier=value("learning_rate_multiplier"),
     )
+    # kobo's trainer also reports how it trains: all weights, or a LoRA adapter of some rank.
+    separator = text("training.list_separator", language)
+    if hyperparameters.get("full_fine_tune") is True:
+        words += separator + text("training.job.full_fine_tune", language)
+    elif "lora_rank" in hyperparameters:
+        words += separator + text("training.job.lora_rank", language, rank=value("lora_rank"))
+    if hyperparameters.get("merge") is True:
+        words += separator + text("training.job.merged", language)
+    return words
 
 
 def checkpoint_text(checkpoint: Checkpoint, language: Language) -> str:
@@ -343,14 +403,18 @@ def _escaped(words: str) -> str:
 def start_announcement(
     who: str, job: JobRecord, source: Message, language: Language, money: Money
 ) -> str:
+    where = dict(
+        who=who, job=f"`{job.job_id}`", model=f"`{job.base_model}`", source=source.render(language)
+    )
+    if job.backend == "local":
+        seconds = job.estimated_seconds
+        time = estimated_time(seconds, language) if seconds is not None else "?"
+        return text("training.notice.started_local", language, time=time, **where)
     return text(
         "training.notice.started",
         language,
-        who=who,
-        job=f"`{job.job_id}`",
-        model=f"`{job.base_model}`",
-        source=source.render(language),
         cost=money.text(job.estimated_cost_usd, language),
+        **where,
     )
 
 
@@ -372,21 +436,26 @@ def notice_message(notice: Notice, language: Language) -> tuple[str, discord.Emb
         loss = f"{notice.train_loss:.3f}"
         return t("training.notice.progress_loss", job=job, step=step, loss=loss), None
     if notice.kind is NoticeKind.FAILED:
-        reason = notice.error_message or t("training.notice.no_reason")
+        reason = notice.error_message or t(for_backend("training.notice.no_reason", notice.backend))
         return t("training.notice.failed", who=who, job=job, reason=reason), None
     if notice.kind is NoticeKind.CANCELLED:
         if notice.cancelled_by:
             by = f"<@{notice.cancelled_by}>"
             return t("training.notice.cancelled_by", job=job, who=by), None
-        return t("training.notice.cancelled_on_openai", job=job), None
+        on_its_side = (
+            "training.notice.cancelled_on_trainer"
+            if notice.backend == "local"
+            else "training.notice.cancelled_on_openai"
+        )
+        return t(on_its_side, job=job), None
     if notice.kind is NoticeKind.KEY_REJECTED:
         return (
             t(
-                "training.notice.key_rejected",
+                for_backend("training.notice.key_rejected", notice.backend),
                 who=who,
                 job=job,
                 detail=notice.error_message or "?",
-                hint=t("training.not_followed.hint"),
+                hint=t(for_backend("training.not_followed.hint", notice.backend)),
             ),
             None,
         )
@@ -414,11 +483,3 @@ def notice_message(notice: Notice, language: Language) -> tuple[str, discord.Emb
         embed.set_image(url=f"attachment://{LOSS_CURVE_FILENAME}")
     embed.timestamp = datetime.now(UTC)
     return t("training.notice.succeeded", who=who, job=job, model=f"`{model}`"), embed
-
-
-def duration(seconds: int, language: Language) -> str:
-    minutes, _ = divmod(seconds, 60)
-    hours, minutes = divmod(minutes, 60)
-    if hours:
-        return text("training.duration.hours", language, hours=hours, minutes=minutes)
-    return text("training.duration.minutes", language, minutes=max(minutes, 1))

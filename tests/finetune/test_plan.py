@@ -4,9 +4,17 @@ import json
 
 import pytest
 
+from finetune.local_models import parse_local_models
 from finetune.models import ModelSpec, ModelTable, default_model_table
-from finetune.plan import TrainingParams, auto_epochs, prepare_plan, suffix_problem
+from finetune.plan import (
+    TimeEstimate,
+    TrainingParams,
+    auto_epochs,
+    prepare_plan,
+    suffix_problem,
+)
 from finetune.tokens import count_example_tokens
+from i18n import msg
 from tests.finetune.conftest import MODEL, training_jsonl
 
 
@@ -195,3 +203,102 @@ def test_an_example_no_model_could_take_is_refused_before_counting_its_tokens():
         "1,000 tokens)"
     ]
     assert plan.training.tokens.examples == 11 and not plan.ok
+
+
+# --- local runs (kobo's trainer): a time estimate from its throughput, no money ------------
+
+# As kobo's trainer lists a base model in GET /v1/models (the SDK's Model, kobo's fields kept).
+TINY_ENTRY = {
+    "id": "tiny",
+    "object": "model",
+    "created": 0,
+    "owned_by": "kobo",
+    "kobo_trainable": True,
+    "kobo_chars_per_second": 50.0,
+    "kobo_throughput_measured": False,
+    "kobo_parameters": 270_000_000,
+    "kobo_peak_memory_bytes": 4_800_000_000,
+    "kobo_device": "cpu",
+    "kobo_licence": "Gemma terms",
+}
+
+
+def local_models(**changes):
+    return parse_local_models([{**TINY_ENTRY, **changes}])
+
+
+def test_a_local_plan_estimates_time_from_the_characters_and_the_trainers_throughput():
+    data = training_jsonl(12)
+    plan = prepare_plan(
+        data,
+        training_filename="train.jsonl",
+        params=TrainingParams("tiny", backend="local"),
+        models=local_models(),
+    )
+    chars = sum(
+        len(m["content"])
+        for line in data.decode().splitlines()
+        for m in json.loads(line)["messages"]
+    )
+    assert plan.ok and plan.training.tokens is None  # no tokenizer needed in the bot
+    estimate = plan.estimate
+    assert isinstance(estimate, TimeEstimate)
+    assert (estimate.chars_per_epoch, estimate.epochs, estimate.epochs_auto) == (chars, 8, True)
+    assert estimate.seconds == pytest.approx(chars * 8 / 50.0)
+    assert not estimate.throughput_measured and estimate.device == "cpu"
+    assert estimate.memory_bytes == 4_800_000_000  # LoRA: the trainer's figure
+    full = prepare_plan(
+        data,
+        training_filename="train.jsonl",
+        params=TrainingParams("tiny", backend="local", full_fine_tune=True, epochs=2),
+        models=local_models(kobo_throughput_measured=True),
+    ).estimate
+    assert full.memory_bytes > estimate.memory_bytes and full.disk_bytes > estimate.disk_bytes
+    assert full.throughput_measured and full.seconds == pytest.approx(chars * 2 / 50.0)
+
+
+def test_the_trainers_finished_models_are_not_base_models():
+    models = parse_local_models(
+        [
+            TINY_ENTRY,
+            {
+                "id": "ft:tiny:kobo::abcd1234",
+                "object": "model",
+                "kobo_trainable": False,
+                "kobo_base_model": "tiny",
+            },
+        ]
+    )
+    assert list(models) == ["tiny"]
+
+
+@pytest.mark.parametrize("language", ["en", "ja"])
+def test_local_only_options_and_lora_ranks_are_checked(language):
+    plan = prepare_plan(
+        training_jsonl(12),
+        training_filename="train.jsonl",
+        params=TrainingParams(MODEL, lora_rank=8, merge=True),
+        models=default_model_table(),
+    )
+    assert [m.key for m in plan.param_problems] == ["training.param.local_only"] * 2
+    assert "lora_rank" in plan.param_problems[0].render(language)
+    local = prepare_plan(
+        training_jsonl(12),
+        training_filename="train.jsonl",
+        params=TrainingParams("tiny", backend="local", lora_rank=0),
+        models=local_models(),
+    )
+    assert not local.ok
+    assert local.param_problems[0] == msg(
+        "training.param.lora_rank_range", low=1, high=256, rank="0"
+    )
+
+
+def test_a_base_model_without_a_throughput_yet_is_offered_without_a_time():
+    plan = prepare_plan(
+        training_jsonl(12),
+        training_filename="train.jsonl",
+        params=TrainingParams("tiny", backend="local", epochs=2),
+        models=local_models(kobo_chars_per_second=None),
+    )
+    assert plan.ok and plan.estimate.seconds is None and plan.estimate.epochs == 2

@@ -322,7 +322,7 @@ async def test_a_rejected_key_is_reported_once_and_stops_all_calls(
     assert "OpenAI rejected the API key (HTTP 401, invalid_api_key)" in errors[0].getMessage()
     assert fake.api_key not in caplog.text
     assert (await service.repository.get_job(job_id)).status == "validating_files"
-    assert not service.available
+    assert not service.backend("openai").available
     caplog.clear()  # the one expected error log was checked above
 
 

@@ -6,6 +6,7 @@ import logging
 
 import pytest
 
+from finetune.backends import make_openai_client
 from finetune.plan import TrainingPlan
 from finetune.service import (
     AlreadyStarted,
@@ -15,7 +16,6 @@ from finetune.service import (
     JobAlreadyFinished,
     PlanNotReady,
     UnknownJob,
-    make_openai_client,
 )
 from storage.database import Database
 from tests.fakes.openai import FakeOpenAI
@@ -196,7 +196,7 @@ async def test_missing_key_keeps_the_service_usable_for_lookups_only(db: Databas
     assert make_openai_client("   ") is None
     service = FineTuneService(make_openai_client(""), db)
 
-    assert not service.available
+    assert not service.backend("openai").available
     with pytest.raises(
         FineTuningUnavailable, match=r"set OPENAI_API_KEY in the environment or \.env"
     ):
