@@ -32,6 +32,9 @@ COPY device_api ./device_api
 COPY augment ./augment
 COPY finetune ./finetune
 COPY i18n ./i18n
+COPY gateway ./gateway
+# llama.cpp's GGUF converters, run as scripts from here (third_party/llama.cpp/VENDORED.md).
+COPY third_party ./third_party
 RUN pip install --no-deps .
 
 RUN useradd --create-home --uid 10001 kobo \

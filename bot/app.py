@@ -53,7 +53,12 @@ class KoboApp:
             await self.services.datasets.remove_orphans()  # before /augment can write any
             self.scheduler = AsyncIOScheduler()
             self.scheduler.start()
-            api = create_app(self.settings, db=self.db, recorder=self.services.last_seen)
+            api = create_app(
+                self.settings,
+                db=self.db,
+                recorder=self.services.last_seen,
+                gateway=self.services.gateway,
+            )
             self._api_runner = await start_device_api(
                 api, self.settings.device_api_host, self.settings.device_api_port
             )
@@ -93,6 +98,7 @@ class KoboApp:
             await stop_device_api(self._api_runner)  # also flushes last-seen
             self._api_runner = None
         if self.services is not None:
+            await self.services.gateway.close()  # stops the local engines
             await self.services.finetune.close()
         if self.db is not None:
             await self.db.close()

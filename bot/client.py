@@ -29,6 +29,7 @@ EXTENSIONS = (
     "cogs.datasets",
     "cogs.training",
     "cogs.template",
+    "cogs.gateway",
 )
 
 

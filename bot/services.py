@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from config import Settings
 from finetune.models import ModelTable, load_model_table
 from finetune.service import FineTuneService, make_openai_client
+from gateway.service import Gateway
 from robots.service import RobotService
 from storage.assignments import AssignmentRepository
 from storage.database import Database
@@ -23,6 +24,7 @@ class Services:
     datasets: DatasetRepository
     finetune: FineTuneService
     base_models: ModelTable
+    gateway: Gateway  # the robots' chats, served by the device API; also /try and /robot-key
 
     @classmethod
     def build(cls, settings: Settings, db: Database) -> Services:
@@ -50,4 +52,5 @@ class Services:
             datasets=DatasetRepository(db, settings.data_dir),
             finetune=finetune,
             base_models=base_models,
+            gateway=Gateway(settings, db, settings.default_model),
         )
