@@ -171,6 +171,10 @@ class LocalEngines:
             extra["lora"] = [{"id": engine.adapters.index(adapter), "scale": 1.0}]
         return engine, extra
 
+    def addresses(self) -> list[str]:
+        """The OpenAI base URL of each engine running now (for benchmarks and diagnostics)."""
+        return [engine.upstream.base_url for engine in self._engines.values()]
+
     def _retire(self, engine: EngineProcess) -> None:
         async def stop_when_idle() -> None:
             await engine.idle.wait()

@@ -124,6 +124,10 @@ class Gateway:
         if self._engines is not None:
             await self._engines.close()
 
+    def engine_addresses(self) -> list[str]:
+        """The embedded engines running now (bench/gateway.py calls them directly)."""
+        return self._engines.addresses() if self._engines is not None else []
+
     # --- what robots and staff call ---------------------------------------------------------
 
     def model_of(self, robot: RobotCredentials) -> str:
