@@ -180,7 +180,12 @@ async def main(args: argparse.Namespace) -> None:
         host, port = bound_addresses(runner)[0]
         kobo_url = f"http://{host}:{port}/v1/chat/completions"
         try:
-            async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=300)) as http:
+            # A new connection per request, as the robots' firmware makes them (and no stale
+            # kept-alive connection after a long run on the other path).
+            async with aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(force_close=True),
+                timeout=aiohttp.ClientTimeout(total=300),
+            ) as http:
                 # Starts the engine (and warms it); its own address is then the direct path.
                 await one_answer(http, kobo_url, robot_keys[0], kobo_body("hello"))
                 engine_url = gateway.engine_addresses()[0] + "/chat/completions"

@@ -210,22 +210,29 @@ def compact_answer(upstream: dict[str, Any], model: str) -> dict[str, Any]:
 
 
 def fit_body(answer: dict[str, Any], max_bytes: int) -> bytes:
-    """``answer`` as JSON of at most ``max_bytes`` bytes: the text is cut if it must be
-    (``finish_reason`` becomes ``length``, as when the token limit cuts it)."""
+    """``answer`` as JSON of at most ``max_bytes`` bytes: the text is cut if it must be, keeping
+    as many characters as fit (``finish_reason`` becomes ``length``, as when the token limit
+    cuts it)."""
     body = dump(answer)
     message = answer["choices"][0]["message"]
     content = message.get("content")
-    while len(body) > max_bytes and isinstance(content, str) and content:
-        encoded = content.encode("utf-8")
-        keep = max(0, len(encoded) - (len(body) - max_bytes))
-        content = encoded[:keep].decode("utf-8", errors="ignore")
-        # JSON escapes (quotes, newlines) can make the cut text longer than its bytes: cut again.
-        if len(content.encode("utf-8")) == len(encoded):
-            content = content[:-1]
-        message["content"] = content
-        answer["choices"][0]["finish_reason"] = "length"
-        body = dump(answer)
-    return body
+    if len(body) <= max_bytes or not isinstance(content, str) or not content:
+        return body
+    answer["choices"][0]["finish_reason"] = "length"
+
+    def cut_to(characters: int) -> bytes:
+        message["content"] = content[:characters]
+        return dump(answer)
+
+    # The most characters that fit: JSON escapes make bytes per character vary, so search.
+    low, high = 0, len(content)
+    while low < high:
+        middle = (low + high + 1) // 2
+        if len(cut_to(middle)) <= max_bytes:
+            low = middle
+        else:
+            high = middle - 1
+    return cut_to(low)
 
 
 def new_answer_id() -> str:
