@@ -34,6 +34,9 @@ COPY finetune ./finetune
 COPY i18n ./i18n
 COPY curation ./curation
 COPY trainer ./trainer
+COPY gateway ./gateway
+# llama.cpp's GGUF converters, run as scripts from here (third_party/llama.cpp/VENDORED.md).
+COPY third_party ./third_party
 RUN pip install --no-deps .
 
 RUN useradd --create-home --uid 10001 kobo \

@@ -59,7 +59,12 @@ class KoboApp:
             await import_older_datasets(self.services.store)  # search and review see them all
             self.scheduler = AsyncIOScheduler()
             self.scheduler.start()
-            api = create_app(self.settings, db=self.db, recorder=self.services.last_seen)
+            api = create_app(
+                self.settings,
+                db=self.db,
+                recorder=self.services.last_seen,
+                gateway=self.services.gateway,
+            )
             self._api_runner = await start_device_api(
                 api, self.settings.device_api_host, self.settings.device_api_port
             )
@@ -116,6 +121,7 @@ class KoboApp:
             await stop_device_api(self._api_runner)  # also flushes last-seen
             self._api_runner = None
         if self.services is not None:
+            await self.services.gateway.close()  # stops the local engines
             await self.services.finetune.close()
         if self.trainer is not None:
             # Kills a running training: its job resumes from its last checkpoint at next start.

@@ -30,6 +30,7 @@ EXTENSIONS = (
     "cogs.training",
     "cogs.template",
     "cogs.review",
+    "cogs.gateway",
 )
 
 

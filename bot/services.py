@@ -9,6 +9,7 @@ from curation.store import DatasetStore
 from finetune.backends import make_openai_client, make_trainer_client
 from finetune.models import ModelTable, load_model_table
 from finetune.service import FineTuneService
+from gateway.service import Gateway
 from robots.service import RobotService
 from storage.assignments import AssignmentRepository
 from storage.database import Database
@@ -26,6 +27,7 @@ class Services:
     store: DatasetStore
     finetune: FineTuneService
     base_models: ModelTable
+    gateway: Gateway  # the robots' chats, served by the device API; also /try and /robot-key
 
     @classmethod
     def build(cls, settings: Settings, db: Database, trainer_url: str | None = None) -> Services:
@@ -66,4 +68,5 @@ class Services:
             store=store,
             finetune=finetune,
             base_models=base_models,
+            gateway=Gateway(settings, db, settings.default_model),
         )

@@ -1,9 +1,10 @@
 """Settings for every part of kobo, read from the environment and ``.env`` (pydantic-settings).
 
-``DeviceApiSettings`` is all that ``python -m device_api`` needs, ``AugmentSettings`` all that
-``python -m bot augment`` needs, ``DatasetStoreSettings`` all that ``python -m bot datasets``
-needs, ``TrainerSettings`` all that ``python -m trainer`` needs, ``TrainCommandSettings`` all
-that ``python -m bot train`` needs; ``Settings`` is the whole bot's. All are ``KoboSettings``
+``DeviceApiSettings`` is all that ``python -m device_api`` needs (the robots' chat gateway,
+``GatewaySettings``, included), ``AugmentSettings`` all that ``python -m bot augment`` needs,
+``DatasetStoreSettings`` all that ``python -m bot datasets`` needs, ``TrainerSettings`` all that
+``python -m trainer`` needs, ``TrainCommandSettings`` all that ``python -m bot train`` needs;
+``Settings`` is the whole bot's. All are ``KoboSettings``
 (a blank value means unset) and are read with :func:`load_settings`, which also finds out which
 encoding ``.env`` was saved in (config/env_file.py).
 Each field's environment variable is its name in upper case (``discord_token`` ->
@@ -70,7 +71,41 @@ def _blank_secret_is_none(value: SecretStr | None) -> SecretStr | None:
     return value if value and value.get_secret_value().strip() else None
 
 
-class DeviceApiSettings(DatabaseSettings, LoggingSettings):
+class GatewaySettings(KoboSettings):
+    """The robots' chat gateway (gateway/), served by the device API: where chats go, and the
+    limits that protect the robots and the engine. README, "Robots that talk to kobo"."""
+
+    data_dir: Path = DEFAULT_DATA_DIR
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str | None = None
+    # Local fine-tunes go to this OpenAI-compatible server (vLLM, a llama.cpp server) instead
+    # of the engine kobo starts itself; it must serve each fine-tune under its kobo name.
+    local_engine_url: str | None = None
+    local_engine_api_key: SecretStr | None = None
+    # The embedded engine (llama.cpp through xllamacpp): answers in parallel per base model,
+    # context per answer, CPU threads (unset: every core), and the base models' GGUF type.
+    local_engine_slots: int = Field(4, ge=1, le=64)
+    local_engine_context_tokens: int = Field(2048, ge=256, le=131072)
+    local_engine_threads: int | None = Field(None, ge=1, le=256)
+    local_engine_base_type: Literal["q8_0", "f16"] = "q8_0"
+    local_engine_start_seconds: float = Field(300.0, gt=0)
+    gateway_max_answer_tokens: int = Field(160, ge=1, le=4096)
+    gateway_max_reply_bytes: int = Field(1400, ge=300, le=1_000_000)
+    gateway_temperature: float | None = Field(0.7, ge=0, le=2)
+    gateway_system_prompt: Literal["replace", "keep"] = "replace"
+    gateway_max_concurrent: int = Field(4, ge=1, le=256)
+    gateway_max_queued: int = Field(32, ge=0, le=10_000)
+    gateway_queue_seconds: float = Field(30.0, gt=0)
+    gateway_upstream_timeout_seconds: float = Field(55.0, gt=0)
+    gateway_max_request_bytes: int = Field(1_000_000, ge=1024)
+
+    @field_validator("openai_api_key", "local_engine_api_key", mode="after")
+    @classmethod
+    def _blank_key_is_none(cls, value: SecretStr | None) -> SecretStr | None:
+        return _blank_secret_is_none(value)
+
+
+class DeviceApiSettings(GatewaySettings, DatabaseSettings, LoggingSettings):
     default_model: ModelId = "gpt-4o-mini"
     device_api_host: str = "0.0.0.0"
     device_api_port: int = Field(8000, ge=0, le=65535)
@@ -155,9 +190,10 @@ class Settings(DeviceApiSettings, AugmentSettings, TrainerClientSettings):
     # Who may press keep / drop / edit under a /review message: staff, or every member (so
     # the children can vote). Opening and finishing a review stay staff's.
     review_by: Literal["staff", "everyone"] = "staff"
+    # The device API as robots reach it (e.g. http://192.168.1.10:8000), for the SD-card lines
+    # /robot-key shows; unset, they show a placeholder to fill in.
+    device_api_public_url: str | None = None
 
-    openai_api_key: SecretStr | None = None
-    openai_base_url: str | None = None
     openai_timeout_seconds: float = Field(60.0, gt=0)
     openai_max_retries: int = Field(3, ge=0, le=10)
     finetune_poll_seconds: float = Field(60.0, gt=0)
@@ -211,11 +247,6 @@ class Settings(DeviceApiSettings, AugmentSettings, TrainerClientSettings):
                 "COST_CURRENCY and COST_RATE go together: set both (e.g. JPY and 150) or neither"
             )
         return self
-
-    @field_validator("openai_api_key", mode="after")
-    @classmethod
-    def _blank_key_is_none(cls, value: SecretStr | None) -> SecretStr | None:
-        return _blank_secret_is_none(value)
 
 
 def _describe(error: ValidationError) -> str:

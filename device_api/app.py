@@ -8,7 +8,9 @@ Two ways to run it:
 * alone (``python -m device_api``): ``create_app(settings)`` opens the database file named in
   the settings at startup and closes it at cleanup.
 
-Either way the app loads the model table at startup and runs the last-seen flush loop.
+Either way the app loads the model table at startup and runs the last-seen flush loop. The
+robots' chat gateway is the bot's (``gateway=``, shared with /try) or, alone, the app's own,
+closed (its engines stopped) at cleanup.
 """
 
 from __future__ import annotations
@@ -19,11 +21,13 @@ from collections.abc import AsyncIterator, Callable
 from aiohttp import web
 
 from config.settings import DeviceApiSettings
+from device_api.chat import GatewayEndpoints
 from device_api.directory import EXTERNAL_WRITE_CHECK_SECONDS, ModelDirectory
 from device_api.keys import DATABASE, RECORDER, SETTINGS
 from device_api.last_seen_flush import PeriodicFlush
 from device_api.routes import setup_routes
 from device_api.views import FirmwareEndpoint
+from gateway.service import Gateway
 from i18n import load_catalogues
 from storage.database import Database
 from storage.last_seen import LastSeenRecorder
@@ -36,6 +40,7 @@ def create_app(
     *,
     db: Database | None = None,
     recorder: LastSeenRecorder | None = None,
+    gateway: Gateway | None = None,
     external_write_check_seconds: float = EXTERNAL_WRITE_CHECK_SECONDS,
 ) -> web.Application:
     """Build the app; see the module docstring for the two ways to provide the database."""
@@ -52,7 +57,9 @@ def create_app(
     firmware = FirmwareEndpoint()
     app.cleanup_ctx.append(_model_directory(external_write_check_seconds, firmware))
     app.cleanup_ctx.append(_last_seen_flush)
-    setup_routes(app, settings, firmware)
+    chat = GatewayEndpoints()
+    app.cleanup_ctx.append(_chat_gateway(gateway, chat))
+    setup_routes(app, settings, firmware, chat)
     return app
 
 
@@ -86,6 +93,20 @@ def _model_directory(check_seconds: float, firmware: FirmwareEndpoint) -> Cleanu
         yield
 
     return model_directory
+
+
+def _chat_gateway(given: Gateway | None, chat: GatewayEndpoints) -> CleanupContext:
+    async def chat_gateway(app: web.Application) -> AsyncIterator[None]:
+        settings = app[SETTINGS]
+        gateway = given or Gateway(settings, app[DATABASE], settings.default_model)
+        chat.serve(gateway, app[RECORDER])
+        try:
+            yield
+        finally:
+            if given is None:  # ours: stop its engines before the database closes
+                await gateway.close()
+
+    return chat_gateway
 
 
 async def _last_seen_flush(app: web.Application) -> AsyncIterator[None]:

@@ -16,13 +16,17 @@ from yarl import URL
 from config.settings import DeviceApiSettings
 from device_api import views
 from device_api.auth import bearer_token_required
+from device_api.chat import GatewayEndpoints, openai_errors, openai_not_found
 from device_api.errors import expect_handler, json_errors, method_not_allowed, not_found
 
 READ_METHODS = ("GET", "HEAD")
 
 
 def setup_routes(
-    app: web.Application, settings: DeviceApiSettings, firmware: views.FirmwareEndpoint
+    app: web.Application,
+    settings: DeviceApiSettings,
+    firmware: views.FirmwareEndpoint,
+    chat: GatewayEndpoints,
 ) -> None:
     # /get_text guards itself: no wrapper on the hot path.
     legacy = firmware.get_text if settings.legacy_endpoint_enabled else views.legacy_disabled
@@ -35,14 +39,23 @@ def setup_routes(
     _read_only(app, "/api/v1/stacks/{stack_id}", json_errors(guard(views.get_stack)))
     # Without the token, not even which /api/v1 paths exist is told.
     _everything_under(app, "/api/v1/", guard(not_found))
+
+    # The robots' chat gateway (OpenAI's paths and error shapes; each robot has its own key).
+    _only(app, "/v1/chat/completions", ("POST",), openai_errors(chat.chat_completions))
+    _only(app, "/v1/models", READ_METHODS, openai_errors(chat.models))
+    _everything_under(app, "/v1/", openai_not_found)
     _everything_under(app, "", not_found)
 
 
 def _read_only(app: web.Application, path: str, handler: Handler) -> None:
+    _only(app, path, READ_METHODS, handler)
+
+
+def _only(app: web.Application, path: str, methods: tuple[str, ...], handler: Handler) -> None:
     resource = app.router.add_resource(path)
-    for method in READ_METHODS:
+    for method in methods:
         resource.add_route(method, handler, expect_handler=expect_handler)
-    resource.add_route("*", method_not_allowed(READ_METHODS), expect_handler=expect_handler)
+    resource.add_route("*", method_not_allowed(methods), expect_handler=expect_handler)
 
 
 def _everything_under(app: web.Application, prefix: str, handler: Handler) -> None:

@@ -7,6 +7,7 @@ import sqlite3
 from dataclasses import dataclass
 
 from storage.database import Database, utc_now
+from storage.robot_keys import RobotUsage
 
 log = logging.getLogger(__name__)
 
@@ -43,12 +44,13 @@ class HistoryEntry:
 
 @dataclass(frozen=True, slots=True)
 class RobotOverview:
-    """One robot as /stacks shows it: assigned, seen, or both."""
+    """One robot as /stacks shows it: assigned, seen, talking through the gateway, or all."""
 
     stack_id: int
     assignment: Assignment | None
     last_seen_at: str | None
     last_seen_address: str | None
+    usage: RobotUsage | None = None  # None: it never chatted through kobo
 
 
 class AssignmentRepository:
@@ -154,17 +156,21 @@ class AssignmentRepository:
         return True
 
     async def overview(self, stack_id: int | None = None) -> list[RobotOverview]:
-        """Every robot that is assigned or has asked for its model (or just ``stack_id``)."""
+        """Every robot that is assigned, has asked for its model or has chatted through the
+        gateway (or just ``stack_id``)."""
         where, params = (
             ("WHERE ids.stack_id = ?", (stack_id,)) if stack_id is not None else ("", ())
         )
         rows = await self._db.fetchall(
             "SELECT ids.stack_id, a.model, a.assigned_by, a.assigned_by_name, a.assigned_at,"
-            " s.seen_at, s.address"
+            " s.seen_at, s.address, u.requests, u.errors, u.prompt_tokens,"
+            " u.completion_tokens, u.last_request_at"
             " FROM (SELECT stack_id FROM robot_assignments"
-            "       UNION SELECT stack_id FROM robot_last_seen) AS ids"
+            "       UNION SELECT stack_id FROM robot_last_seen"
+            "       UNION SELECT stack_id FROM robot_usage) AS ids"
             " LEFT JOIN robot_assignments AS a ON a.stack_id = ids.stack_id"
             " LEFT JOIN robot_last_seen AS s ON s.stack_id = ids.stack_id"
+            " LEFT JOIN robot_usage AS u ON u.stack_id = ids.stack_id"
             f" {where} ORDER BY ids.stack_id",
             params,
         )
@@ -182,6 +188,15 @@ class AssignmentRepository:
                 else None,
                 last_seen_at=row["seen_at"],
                 last_seen_address=row["address"],
+                usage=RobotUsage(
+                    row["requests"],
+                    row["errors"],
+                    row["prompt_tokens"],
+                    row["completion_tokens"],
+                    row["last_request_at"],
+                )
+                if row["requests"] is not None
+                else None,
             )
             for row in rows
         ]

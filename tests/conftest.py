@@ -57,6 +57,15 @@ def following(settings: Settings, fake_openai: FakeOpenAI, **more: object) -> Se
     )
 
 
+@pytest.fixture(scope="session")
+def local_fine_tunes(tmp_path_factory: pytest.TempPathFactory):
+    """Two tiny LoRA fine-tunes in the trainer's layout, already exported to GGUF (the export
+    takes a few converter runs: once per test session). ``.install(data_dir)`` copies them."""
+    from tests.gateway.tiny_models import prepare_local_fine_tunes
+
+    return prepare_local_fine_tunes(tmp_path_factory.mktemp("local-fine-tunes"))
+
+
 @pytest.fixture
 def db_path(tmp_path: Path) -> Path:
     return tmp_path / "kobo.sqlite3"

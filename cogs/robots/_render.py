@@ -9,9 +9,9 @@ from i18n import Language, Message, msg, text
 from storage.assignments import AssignmentChange, RobotOverview
 
 # Robots a /stacks page shows. A line is at most ~270 characters (a 10-digit number, a
-# 128-character model, a 32-character name escaped, two timestamps): 15 fit in an embed's
-# description (4,096).
-STACKS_PAGE_SIZE = 15
+# 128-character model, a 32-character name escaped, two timestamps, the chat counters): 12 fit
+# in an embed's description (4,096).
+STACKS_PAGE_SIZE = 12
 
 
 def model_text(model: str | None, default_model: str) -> Message:
@@ -66,4 +66,14 @@ def _robot_line(robot: RobotOverview, default_model: str, language: Language) ->
         if robot.last_seen_at
         else text("robots.stacks.never", language)
     )
-    return text("robots.stacks.line", language, stack_id=robot.stack_id, model=model, seen=seen)
+    line = text("robots.stacks.line", language, stack_id=robot.stack_id, model=model, seen=seen)
+    if robot.usage is not None:
+        usage = robot.usage
+        line += text(
+            "robots.stacks.usage",
+            language,
+            requests=usage.requests,
+            errors=usage.errors,
+            tokens=usage.tokens,
+        )
+    return line

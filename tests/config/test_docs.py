@@ -36,7 +36,7 @@ def documented_commands(readme: str) -> set[str]:
     """Every `/name` in the first column of the commands table (a row may name several)."""
     table = section(readme, COMMANDS_HEADING[readme])
     first_cells = re.findall(r"^\|([^|\n]*)\|", table, flags=re.MULTILINE)
-    return {name for cell in first_cells for name in re.findall(r"`/([a-z_]+)", cell)}
+    return {name for cell in first_cells for name in re.findall(r"`/([a-z_-]+)", cell)}
 
 
 @pytest.mark.parametrize("readme", READMES)

@@ -244,20 +244,20 @@ async def test_stacks_reads_in_japanese_for_a_japanese_reader(kobo, fake_discord
 
 
 async def test_stacks_pages_through_many_robots(kobo, fake_discord, workshop):
-    for stack_id in range(1, 32):  # 15 a page: three pages
+    for stack_id in range(1, 32):  # 12 a page: three pages
         await kobo.services.robots.assign(stack_id, "gpt-4.1-mini", by_id="1", by_name="alice")
     reply = await (await fake_discord.invoke("stacks", {}, user=workshop.child)).wait_response()
     embed = reply.embeds[0]
     assert embed["footer"]["text"].startswith("page 1 / 3 · 31 robots · 31 never asked")
     assert [line.split(" ·")[0] for line in embed["description"].splitlines()] == [
-        f"**{n}**" for n in range(1, 16)
+        f"**{n}**" for n in range(1, 13)
     ]
     forward = next(b for b in reply.buttons if b["label"] == "▶")
     click = await fake_discord.press_button(reply, forward["custom_id"], user=workshop.child)
     await click.wait_response()
     turned = fake_discord.get_message(reply.id).embeds[0]
     assert turned["footer"]["text"].startswith("page 2 / 3 · 31 robots")
-    assert turned["description"].splitlines()[0].startswith("**16** · ")
+    assert turned["description"].splitlines()[0].startswith("**13** · ")
 
 
 async def test_robot_commands_are_described_in_japanese_and_english(kobo, fake_discord, workshop):

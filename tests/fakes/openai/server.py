@@ -5,8 +5,11 @@ real socket. Tests drive jobs forward (``advance``, ``add_metrics``, ``succeed``
 faults into the next requests (``fail_next``, ``delay_next``) and count what the client asked for
 (``requests``). Jobs can be paused and resumed (``pause_on_openai``, or the API's own
 ``/pause`` and ``/resume``), and ``report_status`` makes a job report a status OpenAI may add
-one day. Shapes follow the SDK's types (``FineTuningJob``, ``FineTuningJobEvent``,
-``FileObject``) and OpenAI's behaviour:
+one day. Chat completions answer ``chat_reply`` (a text, or a function of the request), streamed
+or not, cut at ``max_completion_tokens`` / ``max_tokens`` (one character counts as one token);
+``chat_models`` limits which models exist. Shapes follow the SDK's types (``FineTuningJob``,
+``FineTuningJobEvent``, ``FileObject``, ``ChatCompletion``, ``ChatCompletionChunk``) and
+OpenAI's behaviour:
 
 - lists are newest first; ``after=<id>`` continues a list after that item, i.e. returns OLDER
   items (that is how the SDK paginates), ``has_more`` says whether more are left;
@@ -40,6 +43,7 @@ class RecordedRequest:
     query: dict[str, str]
     body: Any  # parsed JSON, a dict of multipart fields, or None
     status: int = 0
+    authorization: str | None = None  # the Authorization header as sent
 
 
 @dataclass
@@ -80,6 +84,8 @@ class FakeOpenAI:
         self.started_paths: list[str] = []  # as requests arrive, before they are answered
         self._waiters: list[tuple[str, asyncio.Event]] = []
         self._ids = itertools.count(1)
+        self.chat_reply: str | Callable[[dict[str, Any]], str] = _echo
+        self.chat_models: set[str] | None = None  # None: every model name exists
         self._runner: web.AppRunner | None = None
         self.port = 0
 
@@ -99,6 +105,7 @@ class FakeOpenAI:
         app.router.add_post("/v1/fine_tuning/jobs/{job_id}/resume", self._resume_job)
         app.router.add_get("/v1/fine_tuning/jobs/{job_id}/events", self._list_events)
         app.router.add_get("/v1/fine_tuning/jobs/{job_id}/checkpoints", self._list_checkpoints)
+        app.router.add_post("/v1/chat/completions", self._chat_completions)
         # A short shutdown: requests still sleeping in delay_next() must not hold up teardown.
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.2)
         await self._runner.setup()
@@ -319,7 +326,12 @@ class FakeOpenAI:
                 response = _error(404, f"Unknown route {request.path}", "invalid_request_error")
         self.requests.append(
             RecordedRequest(
-                request.method, request.path, dict(request.query), body, response.status
+                request.method,
+                request.path,
+                dict(request.query),
+                body,
+                response.status,
+                request.headers.get("Authorization"),
             )
         )
         return response
@@ -496,6 +508,73 @@ class FakeOpenAI:
             return _error(404, "No such fine-tuning job", "invalid_request_error")
         return _page(list(reversed(job.checkpoints)), request)
 
+    async def _chat_completions(self, request: web.Request) -> web.StreamResponse:
+        body = request[_BODY]
+        if not isinstance(body, dict) or not body.get("model"):
+            return _error(400, "you must provide a model parameter", "invalid_request_error")
+        model = body["model"]
+        if self.chat_models is not None and model not in self.chat_models:
+            return _error(
+                404,
+                f"The model `{model}` does not exist or you do not have access to it.",
+                "invalid_request_error",
+                "model_not_found",
+            )
+        messages = body.get("messages")
+        if not isinstance(messages, list) or not messages:
+            return _error(
+                400, "[] is too short - 'messages'", "invalid_request_error", param="messages"
+            )
+        reply = self.chat_reply(body) if callable(self.chat_reply) else self.chat_reply
+        limit = body.get("max_completion_tokens") or body.get("max_tokens")
+        finish = "stop"
+        if limit is not None and len(reply) > limit:
+            reply, finish = reply[:limit], "length"
+        usage = {
+            "prompt_tokens": sum(len(json.dumps(m, ensure_ascii=False)) for m in messages) // 4,
+            "completion_tokens": len(reply),
+        }
+        usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+        base = {
+            "id": f"chatcmpl-{secrets.token_hex(12)}",
+            "created": int(time.time()),
+            "model": model,
+            "system_fingerprint": "fp_kobo_test",
+        }
+        if not body.get("stream"):
+            return web.json_response(
+                {
+                    **base,
+                    "object": "chat.completion",
+                    "choices": [
+                        {
+                            "index": 0,
+                            "message": {"role": "assistant", "content": reply, "refusal": None},
+                            "logprobs": None,
+                            "finish_reason": finish,
+                        }
+                    ],
+                    "usage": usage,
+                    "service_tier": "default",
+                }
+            )
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        pieces = [{"role": "assistant", "content": ""}]
+        pieces += [{"content": reply[i : i + 3]} for i in range(0, len(reply), 3)]
+        for delta in pieces:
+            choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": None}
+            await _sse(response, {**base, "object": "chat.completion.chunk", "choices": [choice]})
+        done = {"index": 0, "delta": {}, "logprobs": None, "finish_reason": finish}
+        await _sse(response, {**base, "object": "chat.completion.chunk", "choices": [done]})
+        if (body.get("stream_options") or {}).get("include_usage"):
+            await _sse(
+                response, {**base, "object": "chat.completion.chunk", "choices": [], "usage": usage}
+            )
+        await response.write(b"data: [DONE]\n\n")
+        await response.write_eof()
+        return response
+
     # --- helpers ----------------------------------------------------------------------------
 
     def _store_file(self, filename: str, content: bytes, purpose: str) -> str:
@@ -583,6 +662,20 @@ class FakeOpenAI:
     def _cancel(self, job: _Job) -> None:
         job.data.update(status="cancelled", finished_at=int(time.time()), estimated_finish=None)
         self._event(job, "Fine-tuning job cancelled")
+
+
+def _echo(body: dict[str, Any]) -> str:
+    """The default chat answer: which model answered what (the last user message)."""
+    said = next(
+        (m.get("content") for m in reversed(body["messages"]) if m.get("role") == "user"), ""
+    )
+    if isinstance(said, list):
+        said = " ".join(p.get("text", "") for p in said if isinstance(p, dict))
+    return f"{body['model']} heard: {said}"
+
+
+async def _sse(response: web.StreamResponse, payload: dict[str, Any]) -> None:
+    await response.write(b"data: " + json.dumps(payload).encode() + b"\n\n")
 
 
 def _page(items: list[dict[str, Any]], request: web.Request) -> web.Response:
