@@ -48,35 +48,51 @@ def convert(dest: Path) -> Path:
         return dest
     if not installed():
         raise GemmaPackageError(
-            f"Gemma 3 270M is not installed: run `pip install {PIP_NAME}` (it needs no internet"
-            " once the package files are on this machine), or choose another base model"
+            f"Gemma 3 270M is not installed: run `pip install {PIP_NAME}` (from PyPI, or from"
+            " its wheel files on a machine without internet), or choose another base model"
         )
     package = importlib.import_module(PACKAGE)
+    from trainer.base_models import GEMMA_CHAT_TEMPLATE
+
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=dest.parent, prefix=f".{dest.name}-gguf-") as work:
+        try:
+            gguf = Path(package.assemble(Path(work) / package.MODEL_NAME))  # checks its sha256
+        except (OSError, ValueError) as exc:
+            raise GemmaPackageError(f"cannot assemble the packaged Gemma GGUF: {exc}") from exc
+        gguf_to_model_folder(gguf, dest, chat_template=GEMMA_CHAT_TEMPLATE, end_of_turn=END_OF_TURN)
+    return dest
+
+
+def gguf_to_model_folder(
+    gguf: Path, dest: Path, *, chat_template: str | None = None, end_of_turn: str | None = None
+) -> Path:
+    """Write the GGUF model ``gguf`` to ``dest`` as an ordinary fp32 safetensors model folder,
+    with ``chat_template`` (when given) and generation also stopping on ``end_of_turn``."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    from trainer.base_models import GEMMA_CHAT_TEMPLATE
 
     dest.parent.mkdir(parents=True, exist_ok=True)
     # Beside dest, so the finished folder is renamed into place (never seen half-written).
     with tempfile.TemporaryDirectory(dir=dest.parent, prefix=f".{dest.name}-") as work:
         try:
-            gguf = Path(package.assemble(Path(work) / package.MODEL_NAME))  # checks its sha256
-            tokenizer = AutoTokenizer.from_pretrained(work, gguf_file=gguf.name)
+            tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
             model = AutoModelForCausalLM.from_pretrained(
-                work, gguf_file=gguf.name, dtype=torch.float32
+                gguf.parent, gguf_file=gguf.name, dtype=torch.float32
             )
         except (OSError, ValueError) as exc:
-            raise GemmaPackageError(f"cannot convert the packaged Gemma GGUF: {exc}") from exc
-        gguf.unlink()
-        # The tensors are already dequantized to fp32; only the marker says otherwise.
+            raise GemmaPackageError(f"cannot convert {gguf.name}: {exc}") from exc
+        # The tensors are already dequantized to fp32; only the marker says otherwise, and
+        # while it is there the model can be neither trained nor saved.
         model.hf_quantizer = None
         if hasattr(model.config, "quantization_config"):
             del model.config.quantization_config
-        tokenizer.chat_template = GEMMA_CHAT_TEMPLATE
-        # A chat answer ends with <end_of_turn>, not <eos>: generation must stop on both.
-        end_of_turn = tokenizer.convert_tokens_to_ids(END_OF_TURN)
-        model.generation_config.eos_token_id = [tokenizer.eos_token_id, end_of_turn]
+        if chat_template:
+            tokenizer.chat_template = chat_template
+        if end_of_turn:
+            # A chat answer ends with the turn marker, not <eos>: generation stops on both.
+            stop = tokenizer.convert_tokens_to_ids(end_of_turn)
+            model.generation_config.eos_token_id = [tokenizer.eos_token_id, stop]
         staging = Path(work) / "model"
         model.save_pretrained(staging)
         tokenizer.save_pretrained(staging)
