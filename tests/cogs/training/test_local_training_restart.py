@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import signal
 import sqlite3
 from pathlib import Path
@@ -14,6 +15,10 @@ from tests.bot.kobo_process import start_kobo, wait_until_serving
 from tests.cogs.training.test_local_training_e2e import TINY, TRAINING_TIMEOUT, local_options
 from tests.cogs.training.test_training_e2e import start_training
 from tests.trainer.tiny_models import base_models_setting, build_tiny_model
+
+
+EPOCHS = 30
+STEPS_PER_EPOCH = 3  # 10 examples in batches of 4
 
 
 def training_pid(database: Path, job_id: str) -> int | None:
@@ -52,8 +57,11 @@ async def test_kill_9_of_the_bot_and_the_training_gives_one_success_notice(
     reading = asyncio.create_task(drained(process, lines))
     try:
         await wait_until_serving(process, port, fake_discord, workshop.guild)
-        # Three epochs: a checkpoint at the end of each, the first of them to resume from.
-        job_id = await start_training(fake_discord, workshop, local_options(fake_discord, epochs=3))
+        # A checkpoint at the end of each epoch; the tiny model trains an epoch in a blink, so
+        # many epochs leave the training unfinished when the kill comes after the first one.
+        job_id = await start_training(
+            fake_discord, workshop, local_options(fake_discord, epochs=EPOCHS)
+        )
         for _ in range(TRAINING_TIMEOUT * 10):
             if (pid := training_pid(data / "kobo.sqlite3", job_id)) is not None:
                 break
@@ -89,5 +97,12 @@ async def test_kill_9_of_the_bot_and_the_training_gives_one_success_notice(
     assert sum(job_id in t and "started training" in t for t in texts) == 1, texts
     with contextlib.closing(sqlite3.connect(data / "kobo.sqlite3")) as conn:
         events = [m for (m,) in conn.execute("SELECT message FROM trainer_events ORDER BY rowid")]
-    # It went on from its checkpoint rather than from the start.
-    assert "Resuming from the checkpoint at step 3 after a restart" in events, events
+    # It went on from a checkpoint rather than from the start, and trained each step once.
+    resumed = [
+        e
+        for e in events
+        if re.fullmatch(r"Resuming from the checkpoint at step \d+ after a restart", e)
+    ]
+    assert len(resumed) == 1, events
+    steps = [e.split(":")[0] for e in events if e.startswith("Step ")]
+    assert len(steps) == len(set(steps)) == EPOCHS * STEPS_PER_EPOCH, events
