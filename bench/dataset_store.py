@@ -1,6 +1,6 @@
 """Benchmark the dataset store: full-text search and recording review decisions.
 
-    python bench/datasets.py [--quick] [--examples 100000] [--queries 30]
+    python bench/dataset_store.py [--quick] [--examples 100000] [--queries 30]
 
 Table 1 - search over N stored examples (short Japanese chat turns made from templates and
 nouns, stored through ``DatasetRepository.add`` in datasets of 1,000, so the trigram index is
