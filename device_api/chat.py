@@ -105,21 +105,27 @@ class GatewayEndpoints:
             raise
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         response.headers["Cache-Control"] = "no-cache"
-        await response.prepare(request)
         failed = False
         try:
-            chunk = first
-            while chunk is not None:
-                usage = Usage.of(chunk) if chunk.get("usage") else usage
-                await response.write(b"data: " + dump(chunk) + b"\n\n")
-                chunk = await anext(chunks, None)
-        except GatewayError as error:
-            failed = True  # too late for a status code: OpenAI sends the error as an event
-            await response.write(b"data: " + dump(error.body()) + b"\n\n")
+            await response.prepare(request)
+            try:
+                chunk = first
+                while chunk is not None:
+                    usage = Usage.of(chunk) if chunk.get("usage") else usage
+                    await response.write(b"data: " + dump(chunk) + b"\n\n")
+                    chunk = await anext(chunks, None)
+            except GatewayError as error:
+                failed = True  # too late for a status code: OpenAI sends the error as an event
+                await response.write(b"data: " + dump(error.body()) + b"\n\n")
+            await response.write(b"data: [DONE]\n\n")
+            await response.write_eof()
+        except ConnectionResetError:
+            # The client left in the middle of the answer: nobody to tell, nothing went wrong
+            # here; the chat counts as failed for the robot.
+            log.info("robot %d left during a streamed answer", robot.stack_id)
+            failed = True
         finally:
             await chunks.aclose()
-        await response.write(b"data: [DONE]\n\n")
-        await response.write_eof()
         await gateway.count(robot.stack_id, error=failed, usage=usage)
         return response
 

@@ -98,15 +98,25 @@ def status_text(status: str) -> Message | str:
 CHECKPOINTS_PAGE = 10
 
 
+# OpenAI's checkpoint metrics, in the order its dashboard lists them (kobo's trainer reports the
+# same ones).
+CHECKPOINT_METRICS = (
+    "train_loss",
+    "train_mean_token_accuracy",
+    "valid_loss",
+    "valid_mean_token_accuracy",
+    "full_valid_loss",
+    "full_valid_mean_token_accuracy",
+)
+
+
 @dataclass(frozen=True)
 class Checkpoint:
     """A model saved at the end of an epoch, with OpenAI's metrics at that step."""
 
     step: int
     model: str  # fine_tuned_model_checkpoint: usable like any model name
-    # train_loss, train_mean_token_accuracy, valid_loss, valid_mean_token_accuracy,
-    # full_valid_loss, full_valid_mean_token_accuracy: those OpenAI reported
-    metrics: dict[str, float]
+    metrics: dict[str, float]  # those of CHECKPOINT_METRICS that were reported
 
 
 @dataclass(frozen=True)

@@ -69,12 +69,21 @@ class Upstream:
             await self._session.close()
             self._session = None
 
+    async def _post(self, body: dict[str, Any]) -> aiohttp.ClientResponse:
+        """POST /chat/completions; once more on a new connection when the kept-alive one it
+        was sent on turns out closed (a server may close an idle connection at any moment,
+        llama.cpp's does): that request never reached the server."""
+        url = f"{self.base_url}/chat/completions"
+        try:
+            return await self._client().post(url, json=body)
+        except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:
+            log.info("%s closed a kept-alive connection (%s); sending again", self.base_url, exc)
+            return await self._client().post(url, json=body)
+
     async def complete(self, body: dict[str, Any]) -> dict[str, Any]:
         """POST /chat/completions without streaming: the upstream's JSON answer."""
         try:
-            async with self._client().post(
-                f"{self.base_url}/chat/completions", json=body
-            ) as response:
+            async with await self._post(body) as response:
                 if response.status >= 400:
                     raise await self._refusal(response)
                 answer = await response.json(content_type=None)
@@ -91,9 +100,7 @@ class Upstream:
     async def stream(self, body: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
         """POST /chat/completions with ``stream: true``: each SSE chunk, parsed."""
         try:
-            async with self._client().post(
-                f"{self.base_url}/chat/completions", json=body
-            ) as response:
+            async with await self._post(body) as response:
                 if response.status >= 400:
                     raise await self._refusal(response)
                 async for raw in response.content:

@@ -17,8 +17,8 @@ from typing import Any
 import aiosqlite
 
 from storage.database import Database
+from storage.finetune_jobs import FINISHED_STATUSES  # OpenAI's, which the trainer's jobs share
 
-FINISHED_STATUSES = ("succeeded", "failed", "cancelled")
 UNFINISHED_STATUSES = ("validating_files", "queued", "running")
 
 

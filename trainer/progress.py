@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from finetune.service import CHECKPOINT_METRICS
 from storage.trainer import JobChanges, NewEvent, TrainerCheckpoint, TrainerJob
 from trainer.ids import CHECKPOINT, EVENT, checkpoint_model_name, new_id
 
@@ -25,14 +26,6 @@ log = logging.getLogger(__name__)
 
 PROGRESS_FILE = "progress.jsonl"
 MAX_READ_BYTES = 1 << 20  # per read; a longer line than this is skipped as malformed
-CHECKPOINT_METRICS = (
-    "train_loss",
-    "train_mean_token_accuracy",
-    "valid_loss",
-    "valid_mean_token_accuracy",
-    "full_valid_loss",
-    "full_valid_mean_token_accuracy",
-)
 
 
 @dataclass

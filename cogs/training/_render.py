@@ -14,7 +14,7 @@ from config import Settings
 from finetune.models import ModelSpec
 from finetune.notices import Notice, NoticeKind
 from finetune.plan import CostEstimate, TimeEstimate, TrainingPlan
-from finetune.service import Checkpoint, JobDetails, status_text
+from finetune.service import CHECKPOINT_METRICS, Checkpoint, JobDetails, status_text
 from i18n import Language, Message, msg, text
 from storage.finetune_jobs import JobRecord
 
@@ -34,15 +34,6 @@ STATUS_ICONS = {
 MONEY_LOCALES: dict[Language, str] = {"ja": "ja_JP", "en": "en_US"}
 # The reasons storage/finetune_jobs.py records for a job kobo does not follow, in words.
 NOT_FOLLOWED_REASONS = {"key rejected": "training.not_followed.key_rejected"}
-# OpenAI's checkpoint metrics, in the order its dashboard lists them.
-CHECKPOINT_METRICS = (
-    "train_loss",
-    "train_mean_token_accuracy",
-    "valid_loss",
-    "valid_mean_token_accuracy",
-    "full_valid_loss",
-    "full_valid_mean_token_accuracy",
-)
 
 
 @dataclass(frozen=True)

@@ -19,10 +19,11 @@ from pathlib import Path
 import torch
 from peft import LoraConfig, get_peft_model
 from tokenizers import Tokenizer, decoders, models, normalizers, trainers
-from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+from transformers import LlamaForCausalLM, PreTrainedTokenizerFast
 
 from gateway.export import GgufExporter
 from gateway.local_models import LocalModelIndex
+from tests.trainer.tiny_models import save_tiny_llama
 
 SPECIAL = ["<unk>", "<s>", "</s>", "<|im_start|>", "<|im_end|>"]
 BYTES = [f"<0x{value:02X}>" for value in range(256)]
@@ -67,24 +68,7 @@ def tiny_tokenizer() -> PreTrainedTokenizerFast:
 
 def build_base_model(folder: Path, *, seed: int = 0) -> Path:
     """A random 2-layer Llama with :func:`tiny_tokenizer`, saved as from the Hub."""
-    tokenizer = tiny_tokenizer()
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=1024,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        tie_word_embeddings=False,
-        initializer_range=0.2,  # sharp logits: greedy answers do not hinge on rounding
-    )
-    torch.manual_seed(seed)
-    LlamaForCausalLM(config).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
+    return save_tiny_llama(folder, tiny_tokenizer(), hidden_size=64, max_positions=1024, seed=seed)
 
 
 def build_local_fine_tune(

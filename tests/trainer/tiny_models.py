@@ -69,21 +69,33 @@ def build_tiny_model(
     folder: Path, *, chat_template: str | None = CHATML_TEMPLATE, seed: int = 0
 ) -> Path:
     """Save a random 2-layer Llama and its tokenizer into ``folder``; returns ``folder``."""
-    tokenizer = tiny_tokenizer(chat_template)
+    return save_tiny_llama(folder, tiny_tokenizer(chat_template), seed=seed)
+
+
+def save_tiny_llama(
+    folder: Path,
+    tokenizer: PreTrainedTokenizerFast,
+    *,
+    hidden_size: int = 32,
+    max_positions: int = 512,
+    seed: int = 0,
+) -> Path:
+    """A random 2-layer Llama for ``tokenizer``, saved with it into ``folder`` as from the Hub."""
     config = LlamaConfig(
         vocab_size=len(tokenizer),
-        hidden_size=32,
-        intermediate_size=64,
+        hidden_size=hidden_size,
+        intermediate_size=2 * hidden_size,
         num_hidden_layers=2,
         num_attention_heads=4,
         num_key_value_heads=2,
-        max_position_embeddings=512,
+        max_position_embeddings=max_positions,
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
         tie_word_embeddings=False,
         # Weights larger than the usual 0.02: a random model that small then has logits that
-        # LoRA can move within a few steps, so the tests can see it learn.
+        # LoRA can move within a few steps, so the tests can see it learn, and greedy answers
+        # do not hinge on rounding.
         initializer_range=0.2,
     )
     torch.manual_seed(seed)

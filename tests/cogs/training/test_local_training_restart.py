@@ -16,7 +16,6 @@ from tests.cogs.training.test_local_training_e2e import TINY, TRAINING_TIMEOUT, 
 from tests.cogs.training.test_training_e2e import start_training
 from tests.trainer.tiny_models import base_models_setting, build_tiny_model
 
-
 EPOCHS = 30
 STEPS_PER_EPOCH = 3  # 10 examples in batches of 4
 
