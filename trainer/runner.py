@@ -273,13 +273,8 @@ class JobRunner:
                 " (LOCAL_BASE_MODELS)",
                 "model",
             )
-        if base.is_local_folder and not await asyncio.to_thread(Path(base.source).is_dir):
-            raise JobFailure(
-                "invalid_base_model",
-                f"base model {job.base_model!r}: the folder {base.source} does not exist; put the"
-                " model there or fix LOCAL_BASE_MODELS",
-                "model",
-            )
+        # Whether the base model loads is the training process's to find out (and say): it
+        # also makes the pip-packaged Gemma's folder on first use.
         job_dir = self.paths.job_dir(job.id)
         examples = await self._check_file(
             job.training_file, job_dir / TRAINING_COPY, "training_file"

@@ -165,11 +165,13 @@ async def test_a_missing_or_broken_base_model_folder_fails_the_job_clearly(
             broken = await wait_for_status(client, empty_job.id)
     finally:
         await handle.stop()
-    assert gone.status == "failed" and gone.error.param == "model"
-    assert f"the folder {tmp_path / 'no-such-folder'} does not exist" in gone.error.message
-    # The training process itself finds out, and its words become the job's error.
+    # The training process finds out, and its words become the job's error.
+    assert gone.status == "failed" and gone.error.code == "training_failed"
+    assert gone.error.message == (
+        f"base model 'gone': folder {tmp_path / 'no-such-folder'} does not exist"
+    )
     assert broken.status == "failed" and broken.error.code == "training_failed"
-    assert "'empty'" in broken.error.message and str(empty) in broken.error.message
+    assert broken.error.message == f"base model 'empty': folder {empty} has no config.json"
 
 
 async def test_create_requests_are_checked_field_by_field(client: AsyncOpenAI):
