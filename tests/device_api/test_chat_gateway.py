@@ -8,12 +8,14 @@ and counters are in a real SQLite file.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import openai
 import pytest
+from aiohttp import web
 from pydantic import SecretStr
 
 from device_api.app import create_app
@@ -299,3 +301,57 @@ async def test_without_an_openai_key_openai_models_get_a_clear_503(
     reply = await say(http, chat_url(api), (await keys.issue(4, **STAFF)).key, HELLO)
     assert reply.status == 503
     assert "OPENAI_API_KEY" in json.loads(reply.body)["error"]["message"]
+
+
+async def test_a_robot_that_hangs_up_mid_answer_is_a_failed_chat_not_a_bug(
+    make_settings, serve, db, keys, repo, http, tmp_path
+):
+    # Nothing is logged as an error either: tests/conftest.py's no_errors_logged checks that.
+    # An upstream that streams a piece every 10 ms for as long as anyone listens.
+    async def endless_stream(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        chunk = {"choices": [{"index": 0, "delta": {"content": "あ"}, "finish_reason": None}]}
+        with contextlib.suppress(ConnectionResetError):  # kobo hangs up too, as it should
+            for _ in range(1000):
+                await response.write(b"data: " + json.dumps(chunk).encode() + b"\n\n")
+                await asyncio.sleep(0.01)
+        return response
+
+    upstream = web.Application()
+    upstream.router.add_post("/v1/chat/completions", endless_stream)
+    slow = web.AppRunner(upstream)
+    await slow.setup()
+    await web.TCPSite(slow, "127.0.0.1", 0).start()
+    try:
+        await hang_up_mid_answer(
+            await serve(
+                create_app(
+                    make_settings(
+                        data_dir=tmp_path,
+                        openai_api_key=SecretStr("sk-kobo"),
+                        openai_base_url=f"http://127.0.0.1:{slow.addresses[0][1]}/v1",
+                    ),
+                    db=db,
+                )
+            ),
+            (await keys.issue(4, **STAFF)).key,
+            http,
+        )
+        for _ in range(600):
+            if [r for r in await repo.overview(4) if r.usage.requests]:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        await slow.cleanup()
+    (robot,) = await repo.overview(4)
+    assert robot.usage.errors == 1
+
+
+async def hang_up_mid_answer(api: RunningApi, robot_key: str, http) -> None:
+    body = {"model": "gpt-4o-mini", "messages": HELLO, "stream": True}
+    headers = {"Authorization": f"Bearer {robot_key}"}
+    async with http.post(chat_url(api), json=body, headers=headers) as response:
+        assert response.status == 200
+        await response.content.readline()  # the first piece, then the robot is gone
+        response.connection.transport.abort()
