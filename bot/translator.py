@@ -14,6 +14,7 @@ documents them, so they must not change with the reader's language.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 
 import discord
 from discord import app_commands
@@ -31,6 +32,14 @@ DISCORD_LANGUAGES: dict[discord.Locale, Language] = {
 def localized(key: str) -> app_commands.locale_str:
     """A catalogue message for a command's metadata: its English text is Discord's default."""
     return app_commands.locale_str(text(key, FALLBACK_LANGUAGE), key=key)
+
+
+def localized_choices(group: str, values: Iterable[str]) -> list[app_commands.Choice[str]]:
+    """One choice per value, named by the catalogue key ``choice.<group>.<value>``."""
+    return [
+        app_commands.Choice(name=localized(f"choice.{group}.{value}"), value=value)
+        for value in values
+    ]
 
 
 class CatalogueTranslator(app_commands.Translator):

@@ -19,7 +19,7 @@ from bot.checks import staff_only
 from bot.language import reply_language
 from bot.paginator import PAGES_TIMEOUT_SECONDS, Page, page_window, send_pages
 from bot.replies import problems_replace_the_reply
-from bot.translator import localized
+from bot.translator import localized, localized_choices
 from cogs.datasets._progress import ThrottledProgress
 from cogs.datasets._render import (
     datasets_embed,
@@ -77,14 +77,8 @@ class Datasets(commands.Cog):
         review_copy=localized("command.augment.option.review_copy"),
     )
     @app_commands.choices(
-        method=[
-            app_commands.Choice(name=localized(f"choice.augment_method.{name}"), value=name)
-            for name in METHODS
-        ],
-        review_copy=[
-            app_commands.Choice(name=localized(f"choice.review_copy.{name}"), value=name)
-            for name in REVIEW_COPY_FORMATS
-        ],
+        method=localized_choices("augment_method", METHODS),
+        review_copy=localized_choices("review_copy", REVIEW_COPY_FORMATS),
     )
     @app_commands.guild_only()
     @staff_only()
@@ -244,12 +238,7 @@ class Datasets(commands.Cog):
         dataset=localized("command.datasets.export.option.dataset"),
         format=localized("command.datasets.export.option.format"),
     )
-    @app_commands.choices(
-        format=[
-            app_commands.Choice(name=localized(f"choice.export_format.{name}"), value=name)
-            for name in EXPORT_FORMATS
-        ]
-    )
+    @app_commands.choices(format=localized_choices("export_format", EXPORT_FORMATS))
     @staff_only()
     async def export(
         self,

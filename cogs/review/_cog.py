@@ -11,7 +11,7 @@ from discord.ext import commands
 from bot.checks import staff_only
 from bot.language import reply_language, server_language
 from bot.replies import problems_replace_the_reply
-from bot.translator import localized
+from bot.translator import localized, localized_choices
 from cogs.review._render import finished_text
 from cogs.review._views import DYNAMIC_ITEMS, review_screen
 from curation.review import UNDECIDED_CHOICES, finish
@@ -38,12 +38,7 @@ class Review(commands.Cog):
         finish=localized("command.review.option.finish"),
         undecided=localized("command.review.option.undecided"),
     )
-    @app_commands.choices(
-        undecided=[
-            app_commands.Choice(name=localized(f"choice.undecided.{name}"), value=name)
-            for name in UNDECIDED_CHOICES
-        ]
-    )
+    @app_commands.choices(undecided=localized_choices("undecided", UNDECIDED_CHOICES))
     @app_commands.guild_only()
     @staff_only()
     async def review(

@@ -17,7 +17,7 @@ from augment.job import training_jsonl
 from bot.checks import staff_only
 from bot.language import reply_language, server_language
 from bot.paginator import PAGES_TIMEOUT_SECONDS, Page, page_window, send_pages
-from bot.translator import localized
+from bot.translator import localized, localized_choices
 from cogs.training._render import (
     LOSS_CURVE_FILENAME,
     Money,
@@ -85,12 +85,7 @@ class Training(commands.Cog):
         seed=localized("command.train.option.seed"),
         backend=localized("command.train.option.backend"),
     )
-    @app_commands.choices(
-        backend=[
-            app_commands.Choice(name=localized(f"choice.backend.{name}"), value=name)
-            for name in BACKENDS
-        ]
-    )
+    @app_commands.choices(backend=localized_choices("backend", BACKENDS))
     @app_commands.guild_only()
     @staff_only()
     async def train(
@@ -241,12 +236,7 @@ class Training(commands.Cog):
         status=localized("command.jobs.option.status"),
         page=localized("command.jobs.option.page"),
     )
-    @app_commands.choices(
-        status=[
-            app_commands.Choice(name=localized(f"choice.job_status.{status}"), value=status)
-            for status in get_args(JobStatusFilter)
-        ]
-    )
+    @app_commands.choices(status=localized_choices("job_status", get_args(JobStatusFilter)))
     @app_commands.guild_only()
     async def jobs(
         self,
