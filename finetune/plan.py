@@ -100,10 +100,8 @@ class TrainingParams:
                 )
                 if given
             ]
-        elif self.lora_rank is not None and (
-            isinstance(self.lora_rank, bool)
-            or not isinstance(self.lora_rank, int)
-            or not MIN_LORA_RANK <= self.lora_rank <= MAX_LORA_RANK
+        elif self.lora_rank is not None and not int_between(
+            self.lora_rank, MIN_LORA_RANK, MAX_LORA_RANK
         ):
             found.append(
                 msg(
@@ -121,11 +119,7 @@ class TrainingParams:
                     models=", ".join(models),
                 )
             )
-        if self.epochs != "auto" and (
-            isinstance(self.epochs, bool)
-            or not isinstance(self.epochs, int)
-            or not MIN_EPOCHS <= self.epochs <= MAX_EPOCHS
-        ):
+        if self.epochs != "auto" and not int_between(self.epochs, MIN_EPOCHS, MAX_EPOCHS):
             found.append(
                 msg(
                     "training.param.epochs_range",
@@ -136,13 +130,14 @@ class TrainingParams:
             )
         if (problem := suffix_problem(self.suffix)) is not None:
             found.append(problem)
-        if self.seed is not None and (
-            isinstance(self.seed, bool)
-            or not isinstance(self.seed, int)
-            or not 0 <= self.seed <= MAX_SEED
-        ):
+        if self.seed is not None and not int_between(self.seed, 0, MAX_SEED):
             found.append(msg("training.param.seed_range", high=MAX_SEED, seed=repr(self.seed)))
         return found
+
+
+def int_between(value: object, low: int, high: int) -> bool:
+    """An int (not a bool) from ``low`` to ``high``: what a client may send is anything."""
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from finetune.plan import MAX_EPOCHS, MAX_SEED, MIN_EPOCHS, suffix_problem
+from finetune.plan import MAX_EPOCHS, MAX_SEED, MIN_EPOCHS, int_between, suffix_problem
 from robots.model_ids import InvalidModelId, validate_model_id
 from trainer.http_errors import ApiError, shorten
 from trainer.ids import JOB, fine_tuned_model_name
@@ -119,7 +119,7 @@ def parse_job_request(body: Any, base_models: Mapping[str, object]) -> JobReques
             400, f"suffix: the fine-tuned model's name would not do: {exc}", param="suffix"
         ) from None
     seed = body.get("seed")
-    if seed is not None and not _int_between(seed, 0, MAX_SEED):
+    if seed is not None and not int_between(seed, 0, MAX_SEED):
         raise ApiError(400, f"seed must be an integer from 0 to {MAX_SEED}", param="seed")
     if body.get("integrations"):
         raise ApiError(400, "integrations are not supported by this trainer", param="integrations")
@@ -178,14 +178,14 @@ def _hyperparameters(body: dict[str, Any]) -> dict[str, Any]:
         return f"{param}.{name}"
 
     n_epochs = given.get("n_epochs", AUTO)
-    if n_epochs != AUTO and not _int_between(n_epochs, MIN_EPOCHS, MAX_EPOCHS):
+    if n_epochs != AUTO and not int_between(n_epochs, MIN_EPOCHS, MAX_EPOCHS):
         raise ApiError(
             400,
             f"n_epochs must be 'auto' or an integer from {MIN_EPOCHS} to {MAX_EPOCHS}",
             param=named("n_epochs"),
         )
     batch_size = given.get("batch_size", AUTO)
-    if batch_size != AUTO and not _int_between(batch_size, 1, MAX_BATCH_SIZE):
+    if batch_size != AUTO and not int_between(batch_size, 1, MAX_BATCH_SIZE):
         raise ApiError(
             400,
             f"batch_size must be 'auto' or an integer from 1 to {MAX_BATCH_SIZE}",
@@ -220,7 +220,7 @@ def _hyperparameters(body: dict[str, Any]) -> dict[str, Any]:
             )
     else:
         lora_rank = DEFAULT_LORA_RANK if lora_rank is None else lora_rank
-        if not _int_between(lora_rank, 1, MAX_LORA_RANK):
+        if not int_between(lora_rank, 1, MAX_LORA_RANK):
             raise ApiError(
                 400,
                 f"lora_rank must be an integer from 1 to {MAX_LORA_RANK}",
@@ -283,10 +283,6 @@ def _flag(given: dict[str, Any], name: str, named: Any) -> bool:
     if not isinstance(value, bool):
         raise ApiError(400, f"{name} must be true or false", param=named(name))
     return value
-
-
-def _int_between(value: Any, low: int, high: int) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
 
 
 def _number_in(value: Any, high: float) -> bool:
