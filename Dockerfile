@@ -35,6 +35,7 @@ COPY i18n ./i18n
 COPY curation ./curation
 COPY trainer ./trainer
 COPY gateway ./gateway
+COPY http_common ./http_common
 # llama.cpp's GGUF converters, run as scripts from here (third_party/llama.cpp/VENDORED.md).
 COPY third_party ./third_party
 RUN pip install --no-deps .

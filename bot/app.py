@@ -1,10 +1,16 @@
-"""The kobo process: the Discord bot, the device API and the scheduler in one asyncio loop."""
+"""The kobo process: the Discord bot, the device API and the scheduler in one asyncio loop.
+
+The device API comes up before the embedded trainer, and nothing about training stops it: a
+trainer that cannot start is logged as an error and kobo goes on without local training (the
+robots keep being answered; staff are told that the trainer does not answer when they train).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import signal
+import socket
 
 import discord
 from aiohttp import web
@@ -20,7 +26,7 @@ from device_api.server import start_device_api, stop_device_api
 from finetune.models import ModelTableError
 from storage.database import Database, DatabaseError
 from trainer.base_models import BaseModelTableError
-from trainer.server import TrainerConfigError, TrainerHandle, start_trainer
+from trainer.server import TrainerHandle, listening_problem, start_trainer
 
 log = logging.getLogger(__name__)
 
@@ -51,9 +57,10 @@ class KoboApp:
 
     async def start(self) -> None:
         """Start everything; Discord is connected in the background (see DiscordConnection)."""
+        trainer_socket = None
         try:
             self.db = await Database.open(self.settings.database_path)
-            trainer_url = await self._start_trainer(self.db)
+            trainer_socket, trainer_url = self._trainer_address()
             self.services = Services.build(self.settings, self.db, trainer_url)
             await self.services.datasets.remove_orphans()  # before /augment can write any
             await import_older_datasets(self.services.store)  # search and review see them all
@@ -68,30 +75,69 @@ class KoboApp:
             self._api_runner = await start_device_api(
                 api, self.settings.device_api_host, self.settings.device_api_port
             )
-            self._discord = DiscordConnection(
-                self._make_bot, self.settings.discord_token.get_secret_value()
-            )
-            self._discord.start()
+            if trainer_socket is not None:
+                await self._start_trainer(self.db, trainer_socket)
+                trainer_socket = None
+            self._connect_discord()
         except BaseException:
+            if trainer_socket is not None:
+                trainer_socket.close()
             await self.stop()
             raise
 
-    async def _start_trainer(self, db: Database) -> str | None:
-        """Where kobo's trainer answers: TRAINER_URL, or the trainer started here in this process
-        (LOCAL_TRAINING without TRAINER_URL); None when local training is off."""
+    def _trainer_address(self) -> tuple[socket.socket | None, str | None]:
+        """Where kobo's trainer answers: TRAINER_URL, or the trainer to start here in this
+        process (LOCAL_TRAINING without TRAINER_URL), whose socket is bound now so that its
+        address is known; None when local training is off or cannot listen."""
         if self.settings.trainer_url is not None:
-            return self.settings.trainer_url
+            return None, self.settings.trainer_url
         if not self.settings.local_training:
-            return None
+            return None, None
+        if (problem := listening_problem(self.settings)) is not None:
+            log.error("local training is off: %s", problem)
+            return None, None
+        host, port = self.settings.trainer_host, self.settings.trainer_port
         try:
-            self.trainer = await start_trainer(self.settings, db)
+            family = socket.AF_INET6 if ":" in host else socket.AF_INET
+            sock = socket.create_server((host.strip("[]"), port), family=family)
         except OSError as exc:
-            where = f"{self.settings.trainer_host}:{self.settings.trainer_port}"
-            raise TrainerConfigError(
-                f"the trainer cannot listen on {where} (TRAINER_HOST/TRAINER_PORT):"
-                f" {exc.strerror or exc}"
-            ) from exc
-        return self.trainer.url
+            log.error(
+                "local training is off: the trainer cannot listen on %s:%s"
+                " (TRAINER_HOST/TRAINER_PORT): %s",
+                host,
+                port,
+                exc.strerror or exc,
+            )
+            return None, None
+        bound_host, bound_port = sock.getsockname()[:2]
+        shown = f"[{bound_host}]" if ":" in bound_host else bound_host
+        return sock, f"http://{shown}:{bound_port}"
+
+    async def _start_trainer(self, db: Database, sock: socket.socket) -> None:
+        """Start the embedded trainer on ``sock``; when it cannot start, say why and go on
+        without it: the robots' service must not depend on training."""
+        try:
+            self.trainer = await start_trainer(self.settings, db, sock=sock)
+        except BaseException as exc:
+            sock.close()
+            if isinstance(exc, BaseModelTableError):
+                log.error("local training is off: LOCAL_BASE_MODELS: %s", exc)
+            elif isinstance(exc, Exception):
+                log.exception("local training is off: the trainer failed to start")
+            else:
+                raise
+
+    def _connect_discord(self) -> None:
+        token = self.settings.discord_token
+        if token is None:
+            log.warning(
+                "DISCORD_TOKEN is not set: kobo runs without Discord. The robots, the trainer"
+                " and the shell commands (python -m bot robots|train|try|datasets) work; staff's"
+                " slash commands need a bot token (README, 'Without Discord')."
+            )
+            return
+        self._discord = DiscordConnection(self._make_bot, token.get_secret_value())
+        self._discord.start()
 
     def _make_bot(self) -> KoboBot:
         assert self.services is not None and self.scheduler is not None
@@ -103,7 +149,9 @@ class KoboApp:
 
     async def run_until_stopped(self, stop: asyncio.Event) -> None:
         """Until ``stop`` is set; raises what ended the Discord connection (a rejected token)."""
-        assert self._discord is not None
+        if self._discord is None:  # running without Discord
+            await stop.wait()
+            return
         connection = self._discord.task
         stopper = asyncio.create_task(stop.wait())
         await asyncio.wait({stopper, connection}, return_when=asyncio.FIRST_COMPLETED)
@@ -155,12 +203,6 @@ async def serve(settings: Settings) -> int:
         return 2
     except ModelTableError as exc:
         log.error("FINETUNE_MODELS: %s", exc)
-        return 2
-    except BaseModelTableError as exc:
-        log.error("LOCAL_BASE_MODELS: %s", exc)
-        return 2
-    except TrainerConfigError as exc:
-        log.error("local training: %s", exc)
         return 2
     except DatabaseError as exc:
         log.error("DATABASE_PATH: %s", exc)

@@ -1,5 +1,9 @@
 """``python -m bot augment INPUT ...``: the same augmentation as /augment, from a shell.
 
+It writes the JSONL (and ``--review``'s copy) and, with ``--store``, also stores the result as a
+dataset in the bot's database, as /augment does (without it the database is not touched, so it
+runs on a machine with no bot).
+
 kobo's own messages follow ``KOBO_LANGUAGE``, else the locale (``LANG=ja_JP.UTF-8``: Japanese);
 argparse's usage and help stay English.
 """
@@ -7,7 +11,7 @@ argparse's usage and help stay English.
 from __future__ import annotations
 
 import argparse
-import os
+import asyncio
 import stat
 import sys
 from pathlib import Path
@@ -18,12 +22,14 @@ from tqdm import tqdm
 
 from augment import to_csv, to_xlsx
 from augment.engine import METHODS
-from augment.job import AugmentRequest, ModelDownload, RowsDone, run_augment_job
-from config import AugmentSettings, load_settings
+from augment.job import AugmentJob, AugmentRequest, ModelDownload, RowsDone, run_augment_job
+from bot.shell import EXIT_BAD_INPUT, SHELL_USER, open_existing_database, protected_by
+from config import AugmentSettings, DatasetStoreSettings, load_settings
+from curation.augmented import store_augmented
 from i18n import Language, LocalizedError, language_from_env, msg, text
-from storage.files import FileTooBig, read_bounded, write_atomically
-
-EXIT_BAD_INPUT = 2
+from storage.datasets import Dataset, DatasetRepository
+from storage.files import FileTooBig, read_bounded
+from storage.outputs import Protected, safe_targets, write_outputs
 
 
 def add_augment_parser(commands: argparse._SubParsersAction) -> None:
@@ -48,6 +54,11 @@ def add_augment_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--review", type=Path, help="also write a .csv or .xlsx copy to read in Excel"
     )
+    parser.add_argument(
+        "--store",
+        action="store_true",
+        help="also store the result as a dataset in the bot's database, as /augment does",
+    )
 
 
 # Options that a setting also gives: the option must stay within the setting's bounds.
@@ -55,7 +66,7 @@ SETTING_OF_OPTION = {"top_k": "augment_top_k", "batch_size": "augment_batch_size
 
 
 def run_augment(args: argparse.Namespace) -> int:
-    settings = load_settings(AugmentSettings)
+    settings = load_settings(DatasetStoreSettings)
     # Messages follow KOBO_LANGUAGE, else the shell's locale (LANG=ja_JP.UTF-8: Japanese).
     language = settings.kobo_language or language_from_env()
     try:
@@ -65,7 +76,7 @@ def run_augment(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
 
 
-def _run(args: argparse.Namespace, settings: AugmentSettings, language: Language) -> int:
+def _run(args: argparse.Namespace, settings: DatasetStoreSettings, language: Language) -> int:
     for option, setting in SETTING_OF_OPTION.items():
         _check_bounds("--" + option.replace("_", "-"), getattr(args, option), setting)
     overrides = {}
@@ -77,8 +88,13 @@ def _run(args: argparse.Namespace, settings: AugmentSettings, language: Language
     output = args.output or args.input.with_name(f"{args.input.stem}-{args.method}.jsonl")
     if args.review and args.review.suffix.lower() not in (".csv", ".xlsx"):
         raise LocalizedError(msg("augment.cli.review_suffix", path=str(args.review)))
+    outputs = {"-o": output, "--review": args.review} if args.review else {"-o": output}
+    protected = protected_by(settings, {str(args.input): args.input})
     try:
-        _check_paths(args.input, output, args.review)
+        _check_sheet(args.input)
+        safe_targets(outputs, protected)  # before the work: checked again when writing
+        if args.store:
+            _check_database(settings)
         data = read_bounded(args.input, settings.augment_max_file_bytes)
     except FileTooBig as exc:
         raise LocalizedError(
@@ -116,16 +132,8 @@ def _run(args: argparse.Namespace, settings: AugmentSettings, language: Language
 
         job = run_augment_job(request, settings, progress)
 
-    contents = {_real(output): job.jsonl}
-    if args.review:
-        writer = to_csv if args.review.suffix.lower() == ".csv" else to_xlsx
-        contents[_real(args.review)] = writer(job.result.examples)
-    try:
-        # Both or neither: a review copy that cannot be written leaves no new JSONL behind,
-        # and a failed write leaves what was there before.
-        write_atomically(contents)
-    except OSError as exc:
-        raise LocalizedError(msg("augment.cli.cannot_write", reason=str(exc))) from None
+    _write(job, outputs, protected)
+    dataset = asyncio.run(_store(settings, request, job)) if args.store else None
     for line in job.summary():
         print(line.render(language))
     for sample in job.result.samples:
@@ -134,7 +142,40 @@ def _run(args: argparse.Namespace, settings: AugmentSettings, language: Language
         print(text("augment.cli.wrote_both", language, output=output, review=args.review))
     else:
         print(text("augment.cli.wrote", language, output=output))
+    if dataset is not None:
+        print(text("shell.augment.stored", language, dataset=dataset.id, name=dataset.name))
     return 0
+
+
+def _write(job: AugmentJob, outputs: dict[str, Path], protected: Protected) -> None:
+    contents = {"-o": (outputs["-o"], job.jsonl)}
+    if "--review" in outputs:
+        review = outputs["--review"]
+        writer = to_csv if review.suffix.lower() == ".csv" else to_xlsx
+        contents["--review"] = (review, writer(job.result.examples))
+    try:
+        # Both or neither: a review copy that cannot be written leaves no new JSONL behind,
+        # and a failed write leaves what was there before.
+        write_outputs(contents, protected)
+    except OSError as exc:
+        raise LocalizedError(msg("augment.cli.cannot_write", reason=str(exc))) from None
+
+
+def _check_database(settings: DatasetStoreSettings) -> None:
+    """--store needs the bot's database: refused before the work, not after it."""
+    if not settings.database_path.is_file():
+        raise LocalizedError(msg("curation.cli.no_database", path=str(settings.database_path)))
+
+
+async def _store(
+    settings: DatasetStoreSettings, request: AugmentRequest, job: AugmentJob
+) -> Dataset:
+    db = await open_existing_database(settings.database_path)
+    try:
+        datasets = DatasetRepository(db, settings.data_dir)
+        return await store_augmented(datasets, request, job, SHELL_USER)
+    finally:
+        await db.close()
 
 
 def _check_bounds(flag: str, value: int | None, setting: str) -> None:
@@ -163,28 +204,7 @@ def _check_bounds(flag: str, value: int | None, setting: str) -> None:
         ) from None
 
 
-def _real(path: Path) -> Path:
-    """Where writing ``path`` lands: through symlinks, so a link to a file updates that file."""
-    return Path(os.path.realpath(path))
-
-
-def _same_file(first: Path, second: Path) -> bool:
-    try:
-        return os.path.samefile(first, second)  # also hard links to one file
-    except OSError:
-        return _real(first) == _real(second)  # one of them does not exist yet
-
-
-def _check_paths(sheet: Path, output: Path, review: Path | None) -> None:
-    """Refuse a sheet that is no regular file (a FIFO or /dev/zero would never end), outputs
-    that are no regular file, and outputs that would overwrite the sheet or each other."""
+def _check_sheet(sheet: Path) -> None:
+    """Refuse a sheet that is no regular file: a FIFO or /dev/zero would never end."""
     if not stat.S_ISREG(sheet.stat().st_mode):  # follows symlinks
         raise LocalizedError(msg("augment.cli.sheet_not_a_file", path=str(sheet)))
-    outputs = {"-o": output, "--review": review} if review else {"-o": output}
-    for flag, path in outputs.items():
-        if path.exists() and not path.is_file():
-            raise LocalizedError(msg("augment.cli.output_not_a_file", flag=flag, path=str(path)))
-        if _same_file(path, sheet):
-            raise LocalizedError(msg("augment.cli.output_is_the_sheet", flag=flag, path=str(path)))
-    if review and _same_file(review, output):
-        raise LocalizedError(msg("augment.cli.review_is_the_output", path=str(review)))

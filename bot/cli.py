@@ -1,15 +1,20 @@
 """Command line: ``python -m bot [run]``, ``python -m bot augment INPUT ...``,
-``python -m bot train DATA ...``, ``python -m bot template OUT.xlsx`` and
-``python -m bot datasets search|show|merge|export``."""
+``python -m bot train DATA ...``, ``python -m bot template OUT.xlsx``,
+``python -m bot datasets list|search|show|merge|export``, ``python -m bot robots
+list|assign|unassign|key`` and ``python -m bot try MODEL MESSAGE``: every slash command's twin."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 from collections.abc import Sequence
 
 from bot.logs import configure_logging
+from bot.shell import EXIT_BAD_INPUT, refuse_undecodable
 from config import Settings, load_settings
+from config.settings import AugmentSettings
+from i18n import LocalizedError, language_from_env
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,11 +36,24 @@ def build_parser() -> argparse.ArgumentParser:
     from bot.train_cli import add_train_parser
 
     add_train_parser(commands)
+    from bot.robots_cli import add_robots_parser
+
+    add_robots_parser(commands)
+    from bot.try_cli import add_try_parser
+
+    add_try_parser(commands)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    try:
+        refuse_undecodable(arguments)
+    except LocalizedError as refused:
+        language = load_settings(AugmentSettings).kobo_language or language_from_env()
+        print(f"kobo: {refused.render(language)}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    args = build_parser().parse_args(arguments)
     if args.command == "augment":
         from bot.augment_cli import run_augment
 
@@ -52,6 +70,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         from bot.datasets_cli import run_datasets
 
         return run_datasets(args)
+    if args.command == "robots":
+        from bot.robots_cli import run_robots
+
+        return run_robots(args)
+    if args.command == "try":
+        from bot.try_cli import run_try
+
+        return run_try(args)
     settings = load_settings(Settings)
     configure_logging(
         settings.log_level,

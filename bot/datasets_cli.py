@@ -1,5 +1,5 @@
-"""``python -m bot datasets search|show|merge|export ...``: the dataset store from a shell, over
-the same database as the bot (DATABASE_PATH, DATA_DIR).
+"""``python -m bot datasets list|search|show|merge|export ...``: the dataset store from a shell,
+over the same database as the bot (DATABASE_PATH, DATA_DIR).
 
 kobo's own messages follow ``KOBO_LANGUAGE``, else the locale (``LANG=ja_JP.UTF-8``: Japanese);
 argparse's usage and help stay English.
@@ -13,22 +13,28 @@ import math
 import sys
 from pathlib import Path
 
+from bot.shell import (
+    EXIT_BAD_INPUT,
+    SHELL_USER,
+    open_existing_database,
+    page_number,
+    protected_by,
+    whole_number,
+)
 from config import DatasetStoreSettings, load_settings
 from curation.export import EXPORT_FORMATS, export
 from curation.imports import import_older_datasets
 from curation.lineage import describe
 from curation.merge import merge
 from curation.search import search, search_words, snippet
-from curation.store import DatasetStore, Person
+from curation.store import DatasetStore
 from finetune.jsonl import line_place
 from i18n import Language, LocalizedError, language_from_env, msg, text
-from storage.database import Database, DatabaseError
-from storage.files import write_atomically
+from storage.outputs import write_outputs
 
-EXIT_BAD_INPUT = 2
+LIST_PAGE_SIZE = 20
 SEARCH_PAGE_SIZE = 20
 SHOW_PAGE_SIZE = 50
-CLI_USER = Person("cli", "command line")
 
 
 def add_datasets_parser(commands: argparse._SubParsersAction) -> None:
@@ -37,18 +43,22 @@ def add_datasets_parser(commands: argparse._SubParsersAction) -> None:
         help="search, show, merge and export stored datasets",
         description="The datasets kobo stored (DATABASE_PATH, DATA_DIR), as /datasets shows them.",
     )
+    # Numbers are checked by kobo, not argparse, so that a bad one is refused in the reader's
+    # language (and one past SQLite's integers is refused, not a traceback).
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    listed = actions.add_parser("list", help="the stored datasets, newest first")
+    listed.add_argument("--page", default="1")
     found = actions.add_parser("search", help="examples holding every word, in every dataset")
     found.add_argument("words", nargs="+", help="what to find (each word must appear)")
-    found.add_argument("--page", type=int, default=1)
+    found.add_argument("--page", default="1")
     shown = actions.add_parser("show", help="a dataset's lineage and examples")
-    shown.add_argument("dataset", type=int)
-    shown.add_argument("--page", type=int, default=1)
+    shown.add_argument("dataset", metavar="DATASET")
+    shown.add_argument("--page", default="1")
     merged = actions.add_parser("merge", help="one new dataset from several, without duplicates")
-    merged.add_argument("datasets", type=int, nargs="+")
+    merged.add_argument("datasets", metavar="DATASET", nargs="+")
     merged.add_argument("--name", help="the new dataset's name")
     exported = actions.add_parser("export", help="write a dataset as .xlsx, .csv or .jsonl")
-    exported.add_argument("dataset", type=int)
+    exported.add_argument("dataset", metavar="DATASET")
     exported.add_argument("--format", choices=EXPORT_FORMATS, default="xlsx")
     exported.add_argument("-o", "--output", type=Path, help="default: dataset-ID.FORMAT here")
 
@@ -64,32 +74,56 @@ def run_datasets(args: argparse.Namespace) -> int:
 
 
 async def _run(args: argparse.Namespace, settings: DatasetStoreSettings, language: Language) -> int:
-    path = settings.database_path
-    if not path.is_file():  # opening would make a new, empty database
-        raise LocalizedError(msg("curation.cli.no_database", path=str(path)))
-    try:
-        db = await Database.open(path)
-    except DatabaseError as exc:
-        raise LocalizedError(
-            msg("curation.cli.cannot_open", path=str(path), reason=str(exc.__cause__ or exc))
-        ) from None
+    page = page_number(args.page) if "page" in args else 1
+    db = await open_existing_database(settings.database_path)
     try:
         store = DatasetStore.over(db, settings.data_dir)
         await import_older_datasets(store)
+        if args.action == "list":
+            return await _list(store, page, language)
         if args.action == "search":
-            return await _search(store, " ".join(args.words), args.page, language)
+            return await _search(store, " ".join(args.words), page, language)
         if args.action == "show":
-            return await _show(store, args.dataset, args.page, language)
+            return await _show(store, _dataset_id(args.dataset), page, language)
         if args.action == "merge":
-            return await _merge(store, args.datasets, args.name, language)
-        return await _export(store, args.dataset, args.format, args.output, language)
+            ids = [_dataset_id(dataset) for dataset in args.datasets]
+            return await _merge(store, ids, args.name, language)
+        dataset_id = _dataset_id(args.dataset)
+        return await _export(store, dataset_id, args.format, args.output, settings, language)
     finally:
         await db.close()
 
 
+def _dataset_id(typed: str) -> int:
+    return whole_number(typed, "DATASET")
+
+
+async def _list(store: DatasetStore, page: int, language: Language) -> int:
+    total = await store.datasets.count()
+    offset = (page - 1) * LIST_PAGE_SIZE
+    for dataset in await store.datasets.recent(limit=LIST_PAGE_SIZE, offset=offset):
+        line = text(
+            "shell.datasets.line",
+            language,
+            id=dataset.id,
+            name=dataset.name,
+            examples=dataset.example_count,
+            method=dataset.method,
+            by=dataset.created_by_name,
+            when=dataset.created_at,
+        )
+        print(line)
+    if not total:
+        print(text("shell.datasets.empty", language))
+        return 0
+    pages = max(1, math.ceil(total / LIST_PAGE_SIZE))
+    print(text("shell.datasets.footer", language, page=page, pages=pages))
+    return 0
+
+
 async def _search(store: DatasetStore, query: str, page: int, language: Language) -> int:
     words = search_words(query)
-    offset = (max(page, 1) - 1) * SEARCH_PAGE_SIZE
+    offset = (page - 1) * SEARCH_PAGE_SIZE
     found = await search(store, query, offset=offset, limit=SEARCH_PAGE_SIZE)
     for hit in found.hits:
         piece = snippet(hit.record.text, words)
@@ -111,7 +145,7 @@ async def _show(store: DatasetStore, dataset_id: int, page: int, language: Langu
     for ancestor in await store.datasets.lineage(dataset_id):
         print(f"  {describe(ancestor).render(language)}")
     print(text("curation.show.examples", language))
-    offset = (max(page, 1) - 1) * SHOW_PAGE_SIZE
+    offset = (page - 1) * SHOW_PAGE_SIZE
     decisions = await store.reviews.all(dataset_id)
     for stored in await store.examples.page(dataset_id, offset=offset, limit=SHOW_PAGE_SIZE):
         decision = decisions.get(stored.line)
@@ -123,7 +157,7 @@ async def _show(store: DatasetStore, dataset_id: int, page: int, language: Langu
 
 
 async def _merge(store: DatasetStore, ids: list[int], name: str | None, language: Language) -> int:
-    merged = await merge(store, ids, CLI_USER, name=name)
+    merged = await merge(store, ids, SHELL_USER, name=name)
     sources = ", ".join(f"#{source.id}" for source in merged.sources)
     print(
         text(
@@ -139,12 +173,18 @@ async def _merge(store: DatasetStore, ids: list[int], name: str | None, language
 
 
 async def _export(
-    store: DatasetStore, dataset_id: int, file_format, output: Path | None, language: Language
+    store: DatasetStore,
+    dataset_id: int,
+    file_format,
+    output: Path | None,
+    settings: DatasetStoreSettings,
+    language: Language,
 ) -> int:
     exported = await export(store, dataset_id, file_format)
     target = output or Path(exported.filename)
+    outputs = {"-o": (target, exported.data)}
     try:
-        await asyncio.to_thread(write_atomically, {target: exported.data})
+        await asyncio.to_thread(write_outputs, outputs, protected_by(settings))
     except OSError as exc:
         raise LocalizedError(
             msg("curation.cli.cannot_write", path=str(target), reason=exc.strerror or exc)

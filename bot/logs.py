@@ -33,6 +33,23 @@ class RedactSecrets(logging.Filter):
         return True
 
 
+# discord.py warns at every start that it cannot do voice without PyNaCl and davey; kobo has no
+# voice, so staff would only be misled into installing them.
+DISCORD_VOICE_WARNINGS = frozenset(
+    {
+        "PyNaCl is not installed, voice will NOT be supported",
+        "davey is not installed, voice will NOT be supported",
+    }
+)
+
+
+class DropVoiceWarnings(logging.Filter):
+    """Drops exactly discord.py's two "voice will NOT be supported" warnings."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.name == "discord.client" and record.msg in DISCORD_VOICE_WARNINGS)
+
+
 def configure_logging(level: str, secrets: Iterable[SecretStr | None] = ()) -> None:
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter(FORMAT))
@@ -43,3 +60,6 @@ def configure_logging(level: str, secrets: Iterable[SecretStr | None] = ()) -> N
     # discord.py's gateway chatter at INFO is noise for workshop staff.
     logging.getLogger("discord.gateway").setLevel(max(logging.WARNING, root.level))
     logging.getLogger("apscheduler.executors").setLevel(max(logging.WARNING, root.level))
+    voice = logging.getLogger("discord.client")
+    if not any(isinstance(f, DropVoiceWarnings) for f in voice.filters):
+        voice.addFilter(DropVoiceWarnings())

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from config import Settings
 from curation.store import DatasetStore
 from finetune.backends import make_openai_client, make_trainer_client
+from finetune.local_models import LocalServing
 from finetune.models import ModelTable, load_model_table
 from finetune.service import FineTuneService
 from gateway.service import Gateway
@@ -51,7 +52,12 @@ class Services:
                 timeout=settings.openai_timeout_seconds,
                 max_retries=settings.openai_max_retries,
             )
-        finetune = FineTuneService(client, db, local_client=local_client)
+        finetune = FineTuneService(
+            client,
+            db,
+            local_client=local_client,
+            local_serving=LocalServing.from_settings(settings),
+        )
         robots = RobotService(
             AssignmentRepository(db),
             last_seen,

@@ -7,11 +7,10 @@ import sys
 from pathlib import Path
 
 from augment.template import template_xlsx
-from config import AugmentSettings, load_settings
-from i18n import LANGUAGES, Language, language_from_env, text
-from storage.files import write_atomically
-
-EXIT_BAD_INPUT = 2
+from bot.shell import EXIT_BAD_INPUT, protected_by
+from config import DatasetStoreSettings, load_settings
+from i18n import LANGUAGES, Language, LocalizedError, language_from_env, text
+from storage.outputs import write_outputs
 
 
 def add_template_parser(commands: argparse._SubParsersAction) -> None:
@@ -30,7 +29,7 @@ def add_template_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def run_template(args: argparse.Namespace) -> int:
-    settings = load_settings(AugmentSettings)
+    settings = load_settings(DatasetStoreSettings)  # where kobo's own files are: never replaced
     # The command line has no Discord locale: KOBO_LANGUAGE, else LANG as for gettext.
     language: Language = settings.kobo_language or language_from_env()
     output: Path = args.output
@@ -38,7 +37,10 @@ def run_template(args: argparse.Namespace) -> int:
         return _fail(text("template.cli.not_xlsx", language, path=output))
     try:
         # A crash or full disk leaves the old file (if any), never half a workbook.
-        write_atomically({output: template_xlsx(args.language or language)})
+        workbook = template_xlsx(args.language or language)
+        write_outputs({"OUTPUT": (output, workbook)}, protected_by(settings))
+    except LocalizedError as refused:  # storage.outputs.UnsafeOutput
+        return _fail(refused.render(language))
     except OSError as exc:
         return _fail(
             text("template.cli.cannot_write", language, path=output, reason=exc.strerror or exc)

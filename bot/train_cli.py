@@ -1,11 +1,13 @@
-"""``python -m bot train DATA.jsonl --backend local ...``: the same fine-tuning as /train
-backend:local, from a shell, with a progress bar.
+"""``python -m bot train DATA.jsonl [--backend local|openai] ...``: the same fine-tuning as /train,
+from a shell, with a progress bar.
 
-The trainer is started inside this process (as ``python -m bot`` does), or the one at TRAINER_URL
-is used. The job is not recorded in kobo's job list (no channel to tell); its model is in
-DATA_DIR/models/ and can be assigned by name with /assign. Exit status: 0 succeeded, 1 failed or
-cancelled (Ctrl-C cancels the job), 2 bad input or settings. kobo's own messages follow
-``KOBO_LANGUAGE``, else the locale; argparse's usage and help stay English.
+Local first, as /train: kobo's trainer is started inside this process (as ``python -m bot``
+does), or the one at TRAINER_URL is used. ``--backend openai`` fine-tunes on OpenAI with
+OPENAI_API_KEY, for organisations OpenAI still offers fine-tuning to. The job is not recorded in
+kobo's job list (no channel to tell); its model is in DATA_DIR/models/ (OpenAI's: on OpenAI) and
+can be assigned by name with /assign. Exit status: 0 succeeded, 1 failed or cancelled (Ctrl-C
+cancels the job), 2 bad input or settings. kobo's own messages follow ``KOBO_LANGUAGE``, else the
+locale; argparse's usage and help stay English.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import contextlib
 import signal
 import stat
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 
 import openai
@@ -27,9 +29,30 @@ from tqdm import tqdm
 from augment.job import training_jsonl
 from bot.quantities import byte_size, estimated_time
 from config.settings import TrainCommandSettings, load_settings
-from finetune.backends import Backend, make_trainer_client
-from finetune.plan import MAX_LORA_RANK, TimeEstimate, TrainingParams, TrainingPlan, aprepare_plan
-from finetune.service import list_local_base_models, status_text, submit_job, translate_error
+from finetune.backends import (
+    BACKENDS,
+    Backend,
+    BackendName,
+    make_openai_client,
+    make_trainer_client,
+)
+from finetune.local_models import LocalBaseModel, LocalServing
+from finetune.models import ModelSpec, ModelTableError, load_model_table
+from finetune.plan import (
+    MAX_LORA_RANK,
+    CostEstimate,
+    TimeEstimate,
+    TrainingParams,
+    TrainingPlan,
+    aprepare_plan,
+)
+from finetune.service import (
+    list_local_base_models,
+    require_client,
+    status_text,
+    submit_job,
+    translate_error,
+)
 from i18n import Language, LocalizedError, language_from_env, msg, text
 from storage.database import Database
 from storage.files import FileTooBig, read_bounded
@@ -38,26 +61,29 @@ from trainer.server import TrainerConfigError, start_trainer
 
 EXIT_SUCCEEDED, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 FINISHED = ("succeeded", "failed", "cancelled")
-POLL_SECONDS = 1.0
+# How often the job is looked at: the local trainer is on this machine; OpenAI's jobs take
+# minutes to hours and every look is an API call.
+POLL_SECONDS = {"local": 1.0, "openai": 10.0}
 EVENTS_PAGE = 20
 
 
 def add_train_parser(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
         "train",
-        help="fine-tune a model on this machine (as /train backend:local)",
+        help="fine-tune a model on this machine (as /train), or on OpenAI",
         description="Fine-tune a base model on chat JSONL (or a sheet, read as /augment reads "
-        "it) with kobo's own trainer: started in this process, or the one at TRAINER_URL. "
-        "Prints the new model's name. Ctrl-C cancels the training.",
+        "it) with kobo's own trainer: started in this process, or the one at TRAINER_URL; "
+        "or on OpenAI with --backend openai. Prints the new model's name. Ctrl-C cancels the "
+        "training.",
     )
     parser.add_argument("data", type=Path, help="training data: chat .jsonl, .xlsx, .csv, .tsv")
     parser.add_argument(
         "--backend",
-        choices=["local"],
+        choices=BACKENDS,
         default="local",
-        help="where to train (OpenAI fine-tunes are started with /train in Discord)",
+        help="where to train: local (kobo's trainer, the default) or openai (OPENAI_API_KEY)",
     )
-    parser.add_argument("--base-model", help="a base model name (default: the trainer's first)")
+    parser.add_argument("--base-model", help="a base model name (default: the backend's first)")
     parser.add_argument("--epochs", type=int, help="passes over the data (default: auto)")
     parser.add_argument("--suffix", help="added to the new model's name")
     parser.add_argument("--seed", type=int, help="for a run that can be repeated")
@@ -84,14 +110,14 @@ async def _train(args: argparse.Namespace, settings: TrainCommandSettings, langu
     validation = validation_name = None
     if args.validation is not None:
         validation, validation_name = await _read_data(args.validation, settings)
-    async with _trainer_backend(settings) as backend:
-        models = await list_local_base_models(backend)
+    async with _backend(settings, args.backend) as backend:
+        models = await _base_models(backend, settings)
         params = TrainingParams(
             base_model=args.base_model or next(iter(models), ""),
             epochs=args.epochs if args.epochs is not None else "auto",
             suffix=args.suffix,
             seed=args.seed,
-            backend="local",
+            backend=backend.name,
             lora_rank=args.lora_rank,
             full_fine_tune=args.full,
             merge=args.merge,
@@ -160,6 +186,40 @@ def _read_regular_file(path: Path, limit: int) -> bytes:
 
 
 @contextlib.asynccontextmanager
+async def _backend(settings: TrainCommandSettings, name: BackendName) -> AsyncIterator[Backend]:
+    """The backend to train on, for as long as the command runs."""
+    if name == "local":
+        async with _trainer_backend(settings) as backend:
+            yield backend
+        return
+    key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
+    client = make_openai_client(
+        key,
+        base_url=settings.openai_base_url,
+        timeout=settings.openai_timeout_seconds,
+        max_retries=settings.openai_max_retries,
+    )
+    backend = Backend("openai", client)
+    require_client(backend)  # no key: say which setting to fill
+    try:
+        yield backend
+    finally:
+        await backend.close()
+
+
+async def _base_models(
+    backend: Backend, settings: TrainCommandSettings
+) -> Mapping[str, LocalBaseModel] | Mapping[str, ModelSpec]:
+    """The trainer's base models, or OpenAI's from the model table (FINETUNE_MODELS)."""
+    if backend.name == "local":
+        return await list_local_base_models(backend, LocalServing.from_settings(settings))
+    try:
+        return await asyncio.to_thread(load_model_table, settings.finetune_models)
+    except ModelTableError as exc:
+        raise LocalizedError(msg("training.cli.model_table_refused", reason=str(exc))) from None
+
+
+@contextlib.asynccontextmanager
 async def _trainer_backend(settings: TrainCommandSettings) -> AsyncIterator[Backend]:
     """The trainer at TRAINER_URL, or one started here for as long as the command runs."""
     token = settings.trainer_token.get_secret_value() if settings.trainer_token else None
@@ -193,17 +253,26 @@ async def _trainer_backend(settings: TrainCommandSettings) -> AsyncIterator[Back
 
 def _plan_summary(plan: TrainingPlan, language: Language) -> str:
     estimate = plan.estimate
+    if isinstance(estimate, CostEstimate):  # OpenAI's
+        return text(
+            "training.cli.plan_openai",
+            language,
+            model=plan.params.base_model,
+            examples=plan.training.valid_examples,
+            epochs=estimate.epochs,
+            tokens=f"{estimate.trained_tokens:,}",
+            usd=f"{estimate.usd:,.2f}",
+        )
     assert isinstance(estimate, TimeEstimate)  # a local plan that is ok has one
     unknown = text("training.preview.unknown", language)
-    basis = "measured" if estimate.throughput_measured else "reference"
-    return text(
+    summary = text(
         "training.cli.plan",
         language,
         model=plan.params.base_model,
         examples=plan.training.valid_examples,
         epochs=estimate.epochs,
         time=estimated_time(estimate.seconds, language) if estimate.seconds else unknown,
-        basis=text(f"training.preview.throughput_{basis}", language),
+        basis=estimate.basis_message().render(language),
         needs=text(
             "training.preview.needs",
             language,
@@ -212,6 +281,8 @@ def _plan_summary(plan: TrainingPlan, language: Language) -> str:
             disk=byte_size(estimate.disk_bytes) if estimate.disk_bytes else unknown,
         ),
     )
+    first_use = estimate.first_use_message(byte_size(estimate.first_use_bytes or 0))
+    return summary if first_use is None else f"{summary}\n{first_use.render(language)}"
 
 
 async def _follow(backend: Backend, job: FineTuningJob, language: Language) -> FineTuningJob:
@@ -232,7 +303,7 @@ async def _follow(backend: Backend, job: FineTuningJob, language: Language) -> F
                     job = await _cancel(backend, client, job)
                     continue
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(cancel.wait(), POLL_SECONDS)
+                    await asyncio.wait_for(cancel.wait(), POLL_SECONDS[backend.name])
                 job = await _poll(backend, client, job, bar, language)
     finally:
         loop.remove_signal_handler(signal.SIGINT)

@@ -2,8 +2,10 @@
 
 ``DeviceApiSettings`` is all that ``python -m device_api`` needs (the robots' chat gateway,
 ``GatewaySettings``, included), ``AugmentSettings`` all that ``python -m bot augment`` needs,
-``DatasetStoreSettings`` all that ``python -m bot datasets`` needs, ``TrainerSettings`` all that
-``python -m trainer`` needs, ``TrainCommandSettings`` all that ``python -m bot train`` needs;
+``DatasetStoreSettings`` all that ``python -m bot datasets`` needs,
+``RobotsCommandSettings`` all that ``python -m bot robots`` and ``python -m bot try`` need,
+``TrainerSettings`` all that ``python -m trainer`` needs, ``TrainCommandSettings`` all that
+``python -m bot train`` needs;
 ``Settings`` is the whole bot's. All are ``KoboSettings``
 (a blank value means unset) and are read with :func:`load_settings`, which also finds out which
 encoding ``.env`` was saved in (config/env_file.py).
@@ -42,6 +44,11 @@ DEFAULT_DATABASE_PATH = Path("data/kobo.sqlite3")
 DEFAULT_DATA_DIR = Path("data")
 
 
+def absolute_path(path: Path) -> Path:
+    """``path`` (``~`` expanded) made absolute against this process's working folder."""
+    return path.expanduser().absolute()
+
+
 class KoboSettings(BaseSettings):
     """What every settings class shares: where values come from and what a blank one means."""
 
@@ -52,6 +59,13 @@ class KoboSettings(BaseSettings):
     model_config = SettingsConfigDict(
         env_file=".env", env_file_encoding="utf-8", env_ignore_empty=True, extra="ignore"
     )
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _absolute_paths(cls, value: object) -> object:
+        # Once, against the working folder of the process that read the settings: every process
+        # kobo starts (the training worker runs in its job folder) is handed absolute paths.
+        return absolute_path(value) if isinstance(value, Path) else value
 
 
 class LoggingSettings(KoboSettings):
@@ -71,13 +85,33 @@ def _blank_secret_is_none(value: SecretStr | None) -> SecretStr | None:
     return value if value and value.get_secret_value().strip() else None
 
 
-class GatewaySettings(KoboSettings):
+class OpenAISettings(KoboSettings):
+    """Where OpenAI is reached, and with which key (unset: kobo makes no OpenAI calls)."""
+
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str | None = None
+
+    @field_validator("openai_api_key", mode="after")
+    @classmethod
+    def _blank_openai_key_is_none(cls, value: SecretStr | None) -> SecretStr | None:
+        return _blank_secret_is_none(value)
+
+
+class OpenAIFineTuneSettings(OpenAISettings):
+    """What fine-tuning on OpenAI needs, in the bot and in ``python -m bot train``."""
+
+    openai_timeout_seconds: float = Field(60.0, gt=0)
+    openai_max_retries: int = Field(3, ge=0, le=10)
+    # Replaces the built-in table of fine-tunable models and prices: a .json/.toml file path
+    # or the JSON text itself (README, "Training").
+    finetune_models: str | None = None
+
+
+class GatewaySettings(OpenAISettings):
     """The robots' chat gateway (gateway/), served by the device API: where chats go, and the
     limits that protect the robots and the engine. README, "Robots that talk to kobo"."""
 
     data_dir: Path = DEFAULT_DATA_DIR
-    openai_api_key: SecretStr | None = None
-    openai_base_url: str | None = None
     # Local fine-tunes go to this OpenAI-compatible server (vLLM, a llama.cpp server) instead
     # of the engine kobo starts itself; it must serve each fine-tune under its kobo name.
     local_engine_url: str | None = None
@@ -90,7 +124,8 @@ class GatewaySettings(KoboSettings):
     local_engine_base_type: Literal["q8_0", "f16"] = "q8_0"
     local_engine_start_seconds: float = Field(300.0, gt=0)
     gateway_max_answer_tokens: int = Field(160, ge=1, le=4096)
-    gateway_max_reply_bytes: int = Field(1400, ge=300, le=1_000_000)
+    # 600: an empty answer with the longest model name and id already takes about 400 bytes.
+    gateway_max_reply_bytes: int = Field(1400, ge=600, le=1_000_000)
     gateway_temperature: float | None = Field(0.7, ge=0, le=2)
     gateway_system_prompt: Literal["replace", "keep"] = "replace"
     gateway_max_concurrent: int = Field(4, ge=1, le=256)
@@ -99,7 +134,7 @@ class GatewaySettings(KoboSettings):
     gateway_upstream_timeout_seconds: float = Field(55.0, gt=0)
     gateway_max_request_bytes: int = Field(1_000_000, ge=1024)
 
-    @field_validator("openai_api_key", "local_engine_api_key", mode="after")
+    @field_validator("local_engine_api_key", mode="after")
     @classmethod
     def _blank_key_is_none(cls, value: SecretStr | None) -> SecretStr | None:
         return _blank_secret_is_none(value)
@@ -136,11 +171,24 @@ class TrainerSettings(DatabaseSettings, LoggingSettings):
     # Replaces/extends the table of local base models: a .json/.toml path or the text itself.
     local_base_models: str | None = None
     trainer_device: TrainingDevice = "auto"
+    # The training process's CPU priority (Unix niceness, 0-19; higher yields more): robots'
+    # answers from the embedded engine come before training (README, "Robots keep talking
+    # while a model trains"; trainer/cpu_share.py).
+    trainer_niceness: int = Field(19, ge=0, le=19)
 
     @field_validator("trainer_token", mode="after")
     @classmethod
     def _blank_trainer_token_is_none(cls, value: SecretStr | None) -> SecretStr | None:
         return _blank_secret_is_none(value)
+
+    @field_validator("local_base_models", mode="after")
+    @classmethod
+    def _absolute_table_file(cls, value: str | None) -> str | None:
+        # A file path, not the table's text (trainer/base_models.py tells them apart so too);
+        # relative sources inside are read against the same folder when the table is loaded.
+        if value and "\n" not in value and value.strip().lower().endswith((".json", ".toml")):
+            return str(absolute_path(Path(value.strip())))
+        return value
 
 
 class AugmentSettings(KoboSettings):
@@ -164,6 +212,15 @@ class DatasetStoreSettings(DatabaseSettings, AugmentSettings):
     """What ``python -m bot datasets`` reads: the database, the data folder, the language."""
 
 
+class RobotsCommandSettings(DeviceApiSettings, AugmentSettings):
+    """What ``python -m bot robots`` and ``python -m bot try`` read: the database, the default
+    model, the gateway's routing and limits, the language, and the device API's address."""
+
+    # The device API as robots reach it (e.g. http://192.168.1.10:8000), for the SD-card lines
+    # /robot-key and ``python -m bot robots key`` show; unset, they show a placeholder to fill in.
+    device_api_public_url: str | None = None
+
+
 class TrainerClientSettings(TrainerSettings):
     """Where the bot's fine-tunes on "this machine" go: a trainer embedded in the process (the
     TrainerSettings say how it listens), or the one at TRAINER_URL, sent TRAINER_TOKEN."""
@@ -173,13 +230,19 @@ class TrainerClientSettings(TrainerSettings):
     trainer_url: str | None = None
 
 
-class TrainCommandSettings(AugmentSettings, TrainerClientSettings):
-    """What ``python -m bot train`` reads: the trainer's settings, and the augmentation's for
-    turning a sheet into chat JSONL as /train does (and KOBO_LANGUAGE)."""
+class TrainCommandSettings(
+    AugmentSettings, TrainerClientSettings, OpenAIFineTuneSettings, GatewaySettings
+):
+    """What ``python -m bot train`` reads: the trainer's settings, OpenAI's for ``--backend
+    openai``, the gateway's for where fine-tunes are served (the estimate's one-time GGUF
+    export), and the augmentation's for turning a sheet into chat JSONL as /train does (and
+    KOBO_LANGUAGE)."""
 
 
-class Settings(DeviceApiSettings, AugmentSettings, TrainerClientSettings):
-    discord_token: SecretStr
+class Settings(RobotsCommandSettings, TrainerClientSettings, OpenAIFineTuneSettings):
+    # Unset (or blank, as .env.example ships it): kobo runs without Discord, serving the robots
+    # and the trainer, with the shell commands for staff (README, "Without Discord").
+    discord_token: SecretStr | None = None
     # The server(s) kobo serves (one id, or several separated by commas); every other server
     # is refused. Unset: commands are synced globally but refused everywhere (README).
     guild_id: Annotated[tuple[int, ...] | None, NoDecode] = None
@@ -190,31 +253,29 @@ class Settings(DeviceApiSettings, AugmentSettings, TrainerClientSettings):
     # Who may press keep / drop / edit under a /review message: staff, or every member (so
     # the children can vote). Opening and finishing a review stay staff's.
     review_by: Literal["staff", "everyone"] = "staff"
-    # The device API as robots reach it (e.g. http://192.168.1.10:8000), for the SD-card lines
-    # /robot-key shows; unset, they show a placeholder to fill in.
-    device_api_public_url: str | None = None
 
-    openai_timeout_seconds: float = Field(60.0, gt=0)
-    openai_max_retries: int = Field(3, ge=0, le=10)
     finetune_poll_seconds: float = Field(60.0, gt=0)
     finetune_progress_seconds: float = Field(300.0, ge=0)
-    # Replaces the built-in table of fine-tunable models and prices: a .json/.toml file path
-    # or the JSON text itself (README, "Training").
-    finetune_models: str | None = None
     finetune_max_file_bytes: int = Field(50_000_000, ge=1)
     # Costs are in USD; with both set they are also shown in this currency (an ISO code such as
     # JPY) at this many units per 1 USD, marked as approximate.
     cost_currency: str | None = None
     cost_rate: float | None = Field(None, gt=0)
     # Training on this machine with kobo's own trainer (README, "Training without a cloud
-    # account"): embedded in the bot unless TRAINER_URL names a trainer elsewhere.
-    local_training: bool = False
+    # account"): embedded in the bot unless TRAINER_URL names a trainer elsewhere. On unless
+    # set off: OpenAI is winding down self-serve fine-tuning (README, "Training").
+    local_training: bool = True
+
+    @field_validator("discord_token", mode="before")
+    @classmethod
+    def _empty_token_is_none(cls, value: object) -> object:
+        return None if value == "" else value
 
     @field_validator("discord_token", mode="after")
     @classmethod
-    def _token_not_blank(cls, value: SecretStr) -> SecretStr:
-        if not value.get_secret_value().strip():
-            raise ValueError("the token is empty")
+    def _token_not_blank(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().strip():
+            raise ValueError("the token is only spaces")
         return value
 
     @field_validator("guild_id", mode="before")

@@ -9,21 +9,23 @@ model assigned to that robot now, so a new assignment takes effect on its very n
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
-import json
 import logging
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from config.settings import GatewaySettings
-from device_api.responses import UnbrandedResponse
+from device_api.responses import UnbrandedResponse, UnbrandedStreamResponse
 from gateway.errors import BadChatRequest, GatewayError
 from gateway.keys import InvalidKey
 from gateway.service import Gateway
 from gateway.shaping import Usage, dump, fit_body, read_chat_request
+from http_common.bodies import BodyError, BodyTooDeep, BodyTooLarge, NonFiniteNumber, read_json
 from i18n import msg
 from storage.last_seen import LastSeenRecorder
 from storage.robot_keys import RobotCredentials
@@ -33,6 +35,10 @@ log = logging.getLogger(__name__)
 JSON = "application/json"
 # Answers hold Japanese as UTF-8 (not \u escapes, which would double their size): say so.
 UTF8 = "utf-8"
+
+
+# The streamed answer a handler has started: after that, errors are events in it.
+OPEN_STREAM = web.RequestKey("open_stream", web.StreamResponse)
 
 
 class Unauthorized(GatewayError):
@@ -100,33 +106,26 @@ class GatewayEndpoints:
         try:
             # The first chunk before any header: an error up to here is still a clean JSON error.
             first = await anext(chunks, None)
-        except GatewayError:
-            await chunks.aclose()
+        except Exception:
+            await chunks.aclose()  # gives its place in line back now
             raise
-        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
-        response.headers["Cache-Control"] = "no-cache"
-        failed = False
+        response = UnbrandedStreamResponse(
+            headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+        )
+        failed = True
         try:
             await response.prepare(request)
-            try:
-                chunk = first
-                while chunk is not None:
-                    usage = Usage.of(chunk) if chunk.get("usage") else usage
-                    await response.write(b"data: " + dump(chunk) + b"\n\n")
-                    chunk = await anext(chunks, None)
-            except GatewayError as error:
-                failed = True  # too late for a status code: OpenAI sends the error as an event
-                await response.write(b"data: " + dump(error.body()) + b"\n\n")
-            await response.write(b"data: [DONE]\n\n")
-            await response.write_eof()
+            request[OPEN_STREAM] = response
+            usage, error = await _send_chunks(response, first, chunks)
+            failed = error is not None
+            await end_stream(response, error)
         except ConnectionResetError:
             # The client left in the middle of the answer: nobody to tell, nothing went wrong
             # here; the chat counts as failed for the robot.
             log.info("robot %d left during a streamed answer", robot.stack_id)
-            failed = True
         finally:
             await chunks.aclose()
-        await gateway.count(robot.stack_id, error=failed, usage=usage)
+            await gateway.count(robot.stack_id, error=failed, usage=usage)
         return response
 
     async def _robot(self, request: web.Request) -> RobotCredentials:
@@ -141,16 +140,26 @@ class GatewayEndpoints:
 
 
 async def _read_json(request: web.Request, settings: GatewaySettings) -> Any:
-    limit = settings.gateway_max_request_bytes
-    if request.content_length is not None and request.content_length > limit:
-        raise _too_large(limit)
-    body = await request.content.read(limit + 1)
-    if len(body) > limit:
-        raise _too_large(limit)
+    """The whole body as JSON (http_common.bodies), or the BadChatRequest that says why not."""
     try:
-        return json.loads(body)
-    except ValueError:
-        raise BadChatRequest(msg("gateway.request.not_json")) from None
+        return await read_json(request, settings.gateway_max_request_bytes)
+    except BodyError as error:
+        raise _refusal(error) from None
+    except ConnectionResetError:
+        # The robot hung up (its Wi-Fi dropped): no bug, and nobody to answer; the chat
+        # counts as failed.
+        log.info("a robot left before sending its whole request")
+        raise BadChatRequest(msg("gateway.request.incomplete")) from None
+
+
+def _refusal(error: BodyError) -> BadChatRequest:
+    if isinstance(error, BodyTooLarge):
+        return _too_large(error.limit)
+    if isinstance(error, BodyTooDeep):
+        return BadChatRequest(msg("gateway.request.too_deep", depth=error.max_depth))
+    if isinstance(error, NonFiniteNumber):
+        return BadChatRequest(msg("gateway.request.not_finite", field=error.field), error.field)
+    return BadChatRequest(msg("gateway.request.not_json"))
 
 
 def _too_large(limit: int) -> BadChatRequest:
@@ -169,6 +178,35 @@ def error_response(error: GatewayError) -> web.Response:
     )
 
 
+async def _send_chunks(
+    response: web.StreamResponse, first: dict[str, Any] | None, chunks: AsyncIterator[dict]
+) -> tuple[Usage, GatewayError | None]:
+    """Each chunk as an event: the answer's usage, and the error that ended it if one did.
+    Too late for a status code, an error is an event (as OpenAI sends it), whatever it is."""
+    usage, chunk = Usage(), first
+    try:
+        while chunk is not None:
+            usage = Usage.of(chunk) if chunk.get("usage") else usage
+            await response.write(b"data: " + dump(chunk) + b"\n\n")
+            chunk = await anext(chunks, None)
+    except GatewayError as error:
+        return usage, error
+    except (ConnectionResetError, asyncio.CancelledError):
+        raise
+    except Exception:
+        log.exception("unexpected error in a streamed answer")
+        return usage, Unexpected(msg("gateway.unexpected"))
+    return usage, None
+
+
+async def end_stream(response: web.StreamResponse, error: GatewayError | None = None) -> None:
+    """The end of a streamed answer: the error event if there is one, then ``[DONE]``."""
+    if error is not None:
+        await response.write(b"data: " + dump(error.body()) + b"\n\n")
+    await response.write(b"data: [DONE]\n\n")
+    await response.write_eof()
+
+
 def _json(payload: Any) -> web.Response:
     return UnbrandedResponse(body=dump(payload), content_type=JSON, charset=UTF8)
 
@@ -180,7 +218,9 @@ async def openai_not_found(request: web.Request) -> web.Response:
 
 
 def openai_errors(handler: Handler) -> Handler:
-    """A bug answers 500 in OpenAI's error shape (robots say わかりません), never HTML."""
+    """A bug answers 500 in OpenAI's error shape (robots say わかりません), never HTML; in a
+    streamed answer already started, it is an error event that ends it, never a second
+    response written into the first."""
 
     @functools.wraps(handler)
     async def answer_errors_as_openai(request: web.Request) -> web.StreamResponse:
@@ -190,7 +230,13 @@ def openai_errors(handler: Handler) -> Handler:
             raise
         except Exception:
             log.exception("unexpected error answering %s %s", request.method, request.path)
-            return error_response(Unexpected(msg("gateway.unexpected")))
+            error = Unexpected(msg("gateway.unexpected"))
+            stream = request.get(OPEN_STREAM)
+            if stream is None:
+                return error_response(error)
+            with contextlib.suppress(ConnectionError, RuntimeError):  # gone, or already ended
+                await end_stream(stream, error)
+            return stream
 
     return answer_errors_as_openai
 

@@ -14,10 +14,11 @@ import asyncio
 import functools
 import logging
 
-from aiohttp import hdrs, web
+from aiohttp import HttpVersion11, hdrs, web
 from aiohttp.typedefs import Handler
 
-from device_api.responses import json_error
+from device_api.responses import json_error, openai_error
+from i18n import msg
 
 log = logging.getLogger(__name__)
 
@@ -56,9 +57,14 @@ async def not_found(request: web.Request) -> web.Response:
 async def expect_handler(request: web.Request) -> web.Response | None:
     """Every route's ``Expect`` handler (aiohttp's default answers a bad one in plain text).
 
-    No endpoint reads a body, so ``100-continue`` needs no interim answer (RFC 9110 10.1.1).
+    ``100-continue`` gets its interim answer where a body is read (the gateway's ``POST``):
+    a client such as curl otherwise waits a second before sending it. Elsewhere none is needed
+    (RFC 9110 10.1.1).
     """
     if request.headers.get(hdrs.EXPECT, "").lower() == "100-continue":
+        if request.method == hdrs.METH_POST and request.version >= HttpVersion11:
+            await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            request.writer.output_size = 0  # the answer itself has not started
         return None
     return json_error(417, "the Expect header is not supported here; send none")
 
@@ -77,5 +83,21 @@ def method_not_allowed(allowed: tuple[str, ...]) -> Handler:
             f"method {request.method} is not allowed on {shorten(request.path)}; use {allow}",
             headers={"Allow": allow},
         )
+
+    return wrong_method
+
+
+def openai_method_not_allowed(allowed: tuple[str, ...]) -> Handler:
+    """:func:`method_not_allowed` for the robots' gateway: OpenAI's error shape and words."""
+    allow = ", ".join(allowed)
+
+    async def wrong_method(request: web.Request) -> web.Response:
+        text = msg(
+            "gateway.method_not_allowed",
+            method=shorten(request.method),
+            path=shorten(request.path),
+            allowed=allow,
+        )
+        return openai_error(405, str(text), headers={"Allow": allow})
 
     return wrong_method

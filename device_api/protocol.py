@@ -7,10 +7,12 @@ connection for an hour without sending a request and accepts any number of them.
   is closed (aiohttp's ``keepalive_timeout`` covers the wait for each later request);
 * at most ``max_connections`` are open: one more closes the connection that has waited longest
   for a request (else the oldest), never the newcomer, so junk connections cannot lock a robot
-  out; they only push each other out;
+  out; they only push each other out. ``max_connections`` is lowered to fit the process's
+  descriptor limit (:func:`connection_budget`): out of descriptors, nobody gets in at all;
 * a request aiohttp cannot parse (bad request line, ``/%0A`` in odd places, huge headers) gets
-  the same JSON error as the rest of the API, logged in one short line at DEBUG, not a traceback
-  at ERROR.
+  the same JSON error as the rest of the API (OpenAI's shape when the connection's first
+  request is for ``/v1/``), logged in one short line at DEBUG, not a traceback at ERROR
+  (http_common/protocol.py).
 
 All of this costs nothing per request: it runs when a connection opens or closes, or when a
 request is unparsable. It relies on three attributes of aiohttp's ``RequestHandler``
@@ -22,48 +24,98 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
+import resource
 from dataclasses import dataclass
-from http import HTTPStatus
 from typing import Any
 
 from aiohttp import web
-from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_protocol import RequestHandler
 
 from config.settings import DeviceApiSettings
-from device_api.errors import INTERNAL_ERROR, shorten
-from device_api.responses import json_error
+from device_api.responses import json_error, openai_error
+from http_common.protocol import JsonErrorsRequestHandler
 
 log = logging.getLogger(__name__)
 
 # Evictions are logged at most this often, with a count: a flood must not flood the log too.
 EVICTION_REPORT_SECONDS = 60.0
+FIRST_BYTES = 16  # of a connection, kept to tell a gateway request from the others
+OPENAI_REQUEST = re.compile(rb"[A-Z]+ /v1/")
+DEFAULT_BACKLOG = 128  # aiohttp's: connections the kernel queues until accepted
+RESERVED_DESCRIPTORS = 32  # at least, for what the process has open besides connections
+IN_FLIGHT_BACKLOGS = 4  # backlogs' worth of connections accepted or closed but not counted
 
 
 @dataclass(frozen=True, slots=True)
 class ConnectionLimits:
+    """``max_connections`` is what the settings ask for, lowered to what the process's
+    descriptor limit allows (``configured_connections`` and ``descriptor_limit`` say why)."""
+
     max_connections: int
     header_timeout: float
     keepalive_timeout: float
+    backlog: int = DEFAULT_BACKLOG
+    configured_connections: int | None = None
+    descriptor_limit: int | None = None
 
     @classmethod
     def from_settings(cls, settings: DeviceApiSettings) -> ConnectionLimits:
+        """The limits for ``settings`` within the process's own descriptor limit."""
+        descriptors = descriptor_limit()
+        configured = settings.device_api_max_connections
+        cap, backlog = connection_budget(configured, descriptors)
         return cls(
-            max_connections=settings.device_api_max_connections,
+            max_connections=cap,
             header_timeout=settings.device_api_header_timeout_seconds,
             keepalive_timeout=settings.device_api_keepalive_seconds,
+            backlog=backlog,
+            configured_connections=configured,
+            descriptor_limit=descriptors,
+        )
+
+    @property
+    def lowered(self) -> bool:
+        """The descriptor limit, not the setting, decides the cap."""
+        return self.configured_connections is not None and (
+            self.max_connections < self.configured_connections
         )
 
 
-class GuardedRequestHandler(RequestHandler):
+def descriptor_limit() -> int | None:
+    """How many files this process may open (its soft ``RLIMIT_NOFILE``), None if unlimited."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return None if soft == resource.RLIM_INFINITY else soft
+
+
+def connection_budget(configured: int, descriptors: int | None) -> tuple[int, int]:
+    """(connections at once, listen backlog) that fit in ``descriptors`` open files.
+
+    Once the process is out of descriptors ``accept()`` fails, so the cap below can no longer
+    push idle connections out: a robot waits, and asyncio logs every failed accept. So there
+    must always be room for what the process has open besides (the database, logs, upstream
+    connections: :data:`RESERVED_DESCRIPTORS` or an eighth of the limit) and for what the
+    connections accepted but not yet counted, or pushed out but not yet closed: the event loop
+    accepts up to a backlog's worth at each turn, counts them two turns later, and closes those
+    pushed out one turn after that (:data:`IN_FLIGHT_BACKLOGS`).
+    """
+    if descriptors is None:
+        return configured, DEFAULT_BACKLOG
+    usable = max(descriptors - max(RESERVED_DESCRIPTORS, descriptors // 8), 5)
+    backlog = max(1, min(DEFAULT_BACKLOG, usable // (2 * IN_FLIGHT_BACKLOGS)))
+    return max(1, min(configured, usable - IN_FLIGHT_BACKLOGS * backlog)), backlog
+
+
+class GuardedRequestHandler(JsonErrorsRequestHandler):
     """aiohttp's connection handler with a deadline for the first request and JSON errors."""
 
-    __slots__ = ("_header_deadline", "_header_timeout")
+    __slots__ = ("_first_bytes", "_header_deadline", "_header_timeout")
 
     def __init__(self, manager: web.Server, *, header_timeout: float, **kwargs: Any):
         super().__init__(manager, **kwargs)
         self._header_timeout = header_timeout
         self._header_deadline: asyncio.TimerHandle | None = None
+        self._first_bytes = b""
 
     @property
     def between_requests(self) -> bool:
@@ -80,38 +132,24 @@ class GuardedRequestHandler(RequestHandler):
             self._header_deadline = None
         super().connection_lost(exc)
 
+    def data_received(self, data: bytes) -> None:
+        if not self._first_bytes:
+            # The start of the first request line: whose error shape an unparsable request
+            # gets (below). Later requests on the connection get the API's plain shape.
+            self._first_bytes = data[:FIRST_BYTES]
+        super().data_received(data)
+
     def _head_overdue(self) -> None:
         self._header_deadline = None
         if self._request_count == 0:  # no complete request head (nor a bad one) arrived
             log.debug("closing a connection that sent no request in %.1f s", self._header_timeout)
             self.force_close()
 
-    def handle_error(
-        self,
-        request: web.BaseRequest,
-        status: int = 500,
-        exc: BaseException | None = None,
-        message: str | None = None,
-    ) -> web.StreamResponse:
-        """What aiohttp sends when a request cannot be parsed or a handler raised."""
-        if isinstance(exc, HttpProcessingError):
-            # aiohttp's message quotes the raw bytes over several lines; keep the first one.
-            lines = (message or exc.message or "").strip().splitlines()
-            reason = shorten(lines[0].rstrip(":")) if lines else ""
-            log.debug("unparsable request from %s: %s", request.remote, ascii(reason))
-            text = f"malformed HTTP request: {reason}" if reason else "malformed HTTP request"
-        elif status == HTTPStatus.INTERNAL_SERVER_ERROR:
-            # Views answer their own errors, so this is a bug: the traceback is worth a line.
-            log.error("unexpected error answering %s", request.remote, exc_info=exc)
-            text = INTERNAL_ERROR
-        else:
-            text = HTTPStatus(status).phrase.lower()
-        if request.writer.output_size > 0:
-            # Part of an answer went out already; the connection is beyond repair (as aiohttp).
-            raise ConnectionError("the response was already started; cannot send an error")
-        response = json_error(status, text)
-        response.force_close()
-        return response
+    def error_response(self, status: int, text: str) -> web.Response:
+        """OpenAI's error shape for the robots' gateway (/v1/...), the API's own elsewhere."""
+        if OPENAI_REQUEST.match(self._first_bytes) and self._request_count <= 1:
+            return openai_error(status, text)
+        return json_error(status, text)
 
 
 class GuardedServer(web.Server):
@@ -151,8 +189,8 @@ class GuardedServer(web.Server):
         now = self._loop.time()
         if now >= self._next_report:
             log.warning(
-                "more than DEVICE_API_MAX_CONNECTIONS=%d connections: closed %d idle or oldest"
-                " ones to let new ones in",
+                "more than %d connections at once (see the start of this log): closed %d idle"
+                " or oldest ones to let new ones in",
                 self._limits.max_connections,
                 self._evicted,
             )

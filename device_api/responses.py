@@ -30,6 +30,14 @@ class UnbrandedResponse(web.Response):
         self._headers.popall(hdrs.SERVER, None)
 
 
+class UnbrandedStreamResponse(web.StreamResponse):
+    """A streamed answer (the gateway's server-sent events) without the ``Server`` header."""
+
+    async def _prepare_headers(self) -> None:
+        await super()._prepare_headers()
+        self._headers.popall(hdrs.SERVER, None)
+
+
 def dump(payload: Any) -> bytes:
     return json.dumps(payload, separators=(",", ":"), ensure_ascii=True).encode("ascii")
 
@@ -45,6 +53,16 @@ def json_response(payload: Any, status: int = 200, headers: dict[str, str] | Non
 
 def json_error(status: int, message: str, headers: dict[str, str] | None = None) -> web.Response:
     return json_response({"error": message}, status=status, headers=headers)
+
+
+def openai_error(status: int, message: str, headers: dict[str, str] | None = None) -> web.Response:
+    """OpenAI's error shape, for the robots' gateway (``/v1/...``) when no handler made one."""
+    error = {"message": message, "type": _openai_type(status), "param": None, "code": None}
+    return json_response({"error": error}, status=status, headers=headers)
+
+
+def _openai_type(status: int) -> str:
+    return "server_error" if status >= 500 else "invalid_request_error"
 
 
 def etagged_json(request: web.Request, payload: Any) -> web.Response:

@@ -7,6 +7,7 @@ errors.py for why this is done with routes instead of a middleware).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -17,7 +18,13 @@ from config.settings import DeviceApiSettings
 from device_api import views
 from device_api.auth import bearer_token_required
 from device_api.chat import GatewayEndpoints, openai_errors, openai_not_found
-from device_api.errors import expect_handler, json_errors, method_not_allowed, not_found
+from device_api.errors import (
+    expect_handler,
+    json_errors,
+    method_not_allowed,
+    not_found,
+    openai_method_not_allowed,
+)
 
 READ_METHODS = ("GET", "HEAD")
 
@@ -41,8 +48,20 @@ def setup_routes(
     _everything_under(app, "/api/v1/", guard(not_found))
 
     # The robots' chat gateway (OpenAI's paths and error shapes; each robot has its own key).
-    _only(app, "/v1/chat/completions", ("POST",), openai_errors(chat.chat_completions))
-    _only(app, "/v1/models", READ_METHODS, openai_errors(chat.models))
+    _only(
+        app,
+        "/v1/chat/completions",
+        ("POST",),
+        openai_errors(chat.chat_completions),
+        wrong_method=openai_method_not_allowed,
+    )
+    _only(
+        app,
+        "/v1/models",
+        READ_METHODS,
+        openai_errors(chat.models),
+        wrong_method=openai_method_not_allowed,
+    )
     _everything_under(app, "/v1/", openai_not_found)
     _everything_under(app, "", not_found)
 
@@ -51,11 +70,18 @@ def _read_only(app: web.Application, path: str, handler: Handler) -> None:
     _only(app, path, READ_METHODS, handler)
 
 
-def _only(app: web.Application, path: str, methods: tuple[str, ...], handler: Handler) -> None:
+def _only(
+    app: web.Application,
+    path: str,
+    methods: tuple[str, ...],
+    handler: Handler,
+    *,
+    wrong_method: Callable[[tuple[str, ...]], Handler] = method_not_allowed,
+) -> None:
     resource = app.router.add_resource(path)
     for method in methods:
         resource.add_route(method, handler, expect_handler=expect_handler)
-    resource.add_route("*", method_not_allowed(methods), expect_handler=expect_handler)
+    resource.add_route("*", wrong_method(methods), expect_handler=expect_handler)
 
 
 def _everything_under(app: web.Application, prefix: str, handler: Handler) -> None:

@@ -1,7 +1,8 @@
 """Serving the app on a TCP port: used by ``python -m device_api`` and by the bot's loop.
 
-Connections are bounded by the app's settings (see protocol.py) and the access log writes one
-short line per request (see access_log.py).
+Connections are bounded by the app's settings and by the process's descriptor limit (see
+protocol.py; the cap is logged at start) and the access log writes one short line per request
+(see access_log.py).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from aiohttp.log import access_logger
 from device_api.access_log import ShortAccessLogger
 from device_api.keys import SETTINGS
 from device_api.protocol import ConnectionLimits, DeviceApiRunner
+
+log = logging.getLogger(__name__)
 
 SHUTDOWN_TIMEOUT_SECONDS = 5.0
 
@@ -29,21 +32,42 @@ async def start_device_api(
 
     Signals are left to the caller. Port 0 picks a free port; see :func:`bound_addresses`.
     """
+    limits = ConnectionLimits.from_settings(app[SETTINGS])
+    report_connection_cap(limits)
     runner = DeviceApiRunner(
         app,
-        limits=ConnectionLimits.from_settings(app[SETTINGS]),
+        limits=limits,
         access_log=access_log,
         access_log_class=ShortAccessLogger,
         shutdown_timeout=SHUTDOWN_TIMEOUT_SECONDS,
     )
     try:
         await runner.setup()
-        await web.TCPSite(runner, host, port).start()
+        await web.TCPSite(runner, host, port, backlog=limits.backlog).start()
     except BaseException:
         # Unwinds whatever startup already did (e.g. closes a database it opened).
         await runner.cleanup()
         raise
     return runner
+
+
+def report_connection_cap(limits: ConnectionLimits) -> None:
+    """One line at start: how many connections at once, and why not more."""
+    if limits.lowered:
+        log.warning(
+            "serving at most %d connections at once, not DEVICE_API_MAX_CONNECTIONS=%d: this"
+            " process may open only %d files (RLIMIT_NOFILE; raise it with ulimit -n)",
+            limits.max_connections,
+            limits.configured_connections,
+            limits.descriptor_limit,
+        )
+    else:
+        log.info(
+            "serving at most %d connections at once (DEVICE_API_MAX_CONNECTIONS; the process"
+            " may open %s files)",
+            limits.max_connections,
+            limits.descriptor_limit or "any number of",
+        )
 
 
 async def stop_device_api(runner: web.AppRunner) -> None:

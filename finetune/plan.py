@@ -187,11 +187,40 @@ class TimeEstimate:
     device: str
     seconds: float | None
     memory_bytes: int | None
-    disk_bytes: int | None
+    disk_bytes: int | None  # what this run writes
+    throughput_runs: int = 0  # the measured runs chars_per_second is the median of
+    # Written once, before this base model's first training (conversion) and before its first
+    # fine-tune is served to robots here (GGUF export); None: no longer due (or not known).
+    conversion_bytes: int | None = None
+    export_bytes: int | None = None
 
     @property
     def trained_chars(self) -> int:
         return self.chars_per_epoch * self.epochs
+
+    @property
+    def first_use_bytes(self) -> int | None:
+        """The one-time disk costs still ahead, together; None when there are none."""
+        return (self.conversion_bytes or 0) + (self.export_bytes or 0) or None
+
+    def basis_message(self) -> Message:
+        """Where the throughput comes from: this machine's runs, or the table's reference."""
+        if self.throughput_measured:
+            return msg("training.preview.throughput_measured", runs=max(self.throughput_runs, 1))
+        return msg("training.preview.throughput_reference")
+
+    def first_use_message(self, size: str) -> Message | None:
+        """What the first use of this base model writes once (``size``: their sum, for people),
+        or None when nothing is due."""
+        if self.conversion_bytes and self.export_bytes:
+            what = "both"
+        elif self.conversion_bytes or self.export_bytes:
+            what = "conversion" if self.conversion_bytes else "export"
+        else:
+            return None
+        return msg(
+            "training.preview.first_use", size=size, what=msg(f"training.preview.first_use_{what}")
+        )
 
 
 @dataclass(frozen=True)
@@ -303,6 +332,10 @@ def prepare_plan(
             disk_bytes=model.disk_bytes(
                 full=params.full_fine_tune, lora_rank=params.lora_rank, merge=params.merge
             ),
+            throughput_runs=model.throughput_runs,
+            conversion_bytes=model.conversion_bytes,
+            # A full fine-tune is exported whole, not on its base: its own GGUF, every time.
+            export_bytes=None if params.full_fine_tune else model.export_bytes,
         )
     elif isinstance(model, ModelSpec) and training_check.tokens is not None:
         epochs = auto_epochs(training_check.valid_examples) if epochs_auto else int(params.epochs)

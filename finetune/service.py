@@ -27,7 +27,7 @@ from openai import AsyncOpenAI
 from openai.types.fine_tuning import FineTuningJob, FineTuningJobEvent
 
 from finetune.backends import MESSAGE_PART, NOT_CONFIGURED, Backend, BackendName
-from finetune.local_models import LocalBaseModel, parse_local_models
+from finetune.local_models import LocalBaseModel, LocalServing, parse_local_models
 from finetune.plan import CostEstimate, TimeEstimate, TrainingParams, TrainingPlan
 from finetune.results import ResultFileError, loss_curve_png
 from finetune.tracking import iso, key_rejected_notice, track
@@ -151,14 +151,17 @@ class FineTuneService:
         db: Database,
         *,
         local_client: AsyncOpenAI | None = None,
+        local_serving: LocalServing | None = None,
         clock: Callable[[], datetime] = utc_now,
     ):
-        """``client`` talks to OpenAI, ``local_client`` to kobo's trainer; None = not set up."""
+        """``client`` talks to OpenAI, ``local_client`` to kobo's trainer; None = not set up.
+        ``local_serving``: where this bot serves local fine-tunes itself (None: elsewhere)."""
         self.backends: dict[str, Backend] = {
             "openai": Backend("openai", client),
             "local": Backend("local", local_client),
         }
         self.repository = FineTuneJobRepository(db)
+        self.local_serving = local_serving
         self.clock = clock
         self._start_lock = asyncio.Lock()
 
@@ -169,11 +172,12 @@ class FineTuneService:
 
     @property
     def default_backend(self) -> BackendName:
-        """What /train uses when not told: OpenAI when a key is set, else the local trainer when
-        local training is on (else OpenAI, which then says how to set a key)."""
-        if self.backends["openai"].client is None and self.backends["local"].client is not None:
-            return "local"
-        return "openai"
+        """What /train uses when not told: kobo's trainer (OpenAI is winding down self-serve
+        fine-tuning), unless local training is off and an OpenAI key is set; with neither, the
+        trainer, which then says how to turn local training on."""
+        if self.backends["local"].client is None and self.backends["openai"].client is not None:
+            return "openai"
+        return "local"
 
     def unavailable_reason(self, backend: str) -> Message | None:
         """Why nothing can be sent to ``backend`` now, or None when it can."""
@@ -198,7 +202,7 @@ class FineTuneService:
 
     async def local_base_models(self) -> dict[str, LocalBaseModel]:
         """The base models kobo's trainer can train, with its throughput and needs."""
-        return await list_local_base_models(self.backends["local"])
+        return await list_local_base_models(self.backends["local"], self.local_serving)
 
     # --- actions ----------------------------------------------------------------------------
 
@@ -444,14 +448,20 @@ def translate_error(backend: Backend, exc: openai.APIError, doing: Message) -> L
     return FineTuningError(msg("training.openai.failed", doing=doing, detail=str(exc)))
 
 
-async def list_local_base_models(backend: Backend) -> dict[str, LocalBaseModel]:
-    """The base models kobo's trainer (``backend``) can train, from its ``GET /v1/models``."""
+async def list_local_base_models(
+    backend: Backend, serving: LocalServing | None = None
+) -> dict[str, LocalBaseModel]:
+    """The base models kobo's trainer (``backend``) can train, from its ``GET /v1/models``,
+    with the GGUF export each still needs where ``serving`` says fine-tunes are served."""
     client = require_client(backend)
     try:
         page = await client.models.list()
     except openai.APIError as exc:
         raise translate_error(backend, exc, msg("training.doing.list_models")) from exc
-    return parse_local_models(page.data)
+    models = parse_local_models(page.data)
+    if serving is None:
+        return models
+    return await asyncio.to_thread(serving.with_export_bytes, models)
 
 
 async def submit_job(
@@ -470,6 +480,7 @@ async def submit_job(
     client = require_client(backend)
     _check_plan_matches(plan, training_bytes, validation_bytes)
     uploaded: list[str] = []
+    creating = False
     try:
         training_file = await client.files.create(
             file=(filename, training_bytes, "application/jsonl"), purpose="fine-tune"
@@ -483,6 +494,7 @@ async def submit_job(
             )
             uploaded.append(validation_file.id)
             validation_file_id = validation_file.id
+        creating = True
         job = await client.fine_tuning.jobs.create(
             model=params.base_model,
             training_file=training_file.id,
@@ -496,8 +508,17 @@ async def submit_job(
         )
     except openai.APIError as exc:
         await _delete_files(client, uploaded)
+        if creating and fine_tuning_withdrawn(backend, exc):
+            raise FineTuningUnavailable(msg("training.openai.fine_tuning_withdrawn")) from exc
         raise translate_error(backend, exc, msg("training.doing.start")) from exc
     return SubmittedJob(job, training_file.id, validation_file_id)
+
+
+def fine_tuning_withdrawn(backend: Backend, exc: openai.APIError) -> bool:
+    """OpenAI refused to create a job with a key it had just accepted for the upload: it no
+    longer offers fine-tuning to this organisation (the self-serve wind-down answers
+    ``jobs.create`` with 403). The key is fine for everything else, so it is not "rejected"."""
+    return backend.name == "openai" and isinstance(exc, openai.PermissionDeniedError)
 
 
 async def _delete_files(client: AsyncOpenAI, file_ids: list[str]) -> None:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gateway.chatting import ChattingSignal
 from gateway.errors import UpstreamUnavailable
 from gateway.export import GgufExporter
 from gateway.local_models import LocalModel
@@ -39,6 +40,8 @@ class EngineOptions:
     start_seconds: float
     timeout_seconds: float  # for each answer
     log_dir: Path  # each engine writes llama.cpp's log to <its model file's name>.log here
+    # Kept fresh while an answer is in flight, so a training here yields (gateway/chatting.py).
+    chatting_file: Path | None = None
 
 
 class EngineFailed(UpstreamUnavailable):
@@ -57,6 +60,7 @@ class EngineProcess:
     upstream: Upstream
     active: int = 0
     idle: asyncio.Event = field(default_factory=asyncio.Event)
+    chatting: ChattingSignal | None = None
 
     @classmethod
     async def start(
@@ -142,6 +146,7 @@ class LocalEngines:
         self._engines: dict[tuple[Path, str | None], EngineProcess] = {}
         self._retiring: dict[EngineProcess, asyncio.Task[None]] = {}
         self._lock = asyncio.Lock()
+        self._chatting = ChattingSignal(options.chatting_file) if options.chatting_file else None
 
     async def prepare(self, model: LocalModel) -> tuple[EngineProcess, dict[str, Any]]:
         """The engine for ``model`` and what its requests must add (the adapter to apply).
@@ -162,6 +167,7 @@ class LocalEngines:
                 fresh = await EngineProcess.start(
                     model_path, adapters, model.chat_template, self._options, model.name
                 )
+                fresh.chatting = self._chatting
                 self._engines[key] = fresh
                 if engine is not None:
                     self._retire(engine)
@@ -200,8 +206,11 @@ class Hold:
 
     def __init__(self, engine: EngineProcess):
         self._engine = engine
+        self._chatting = engine.chatting.chatting() if engine.chatting else None
 
     async def __aenter__(self) -> EngineProcess:
+        if self._chatting is not None:
+            await self._chatting.__aenter__()
         self._engine.active += 1
         self._engine.idle.clear()
         return self._engine
@@ -210,3 +219,5 @@ class Hold:
         self._engine.active -= 1
         if self._engine.active == 0:
             self._engine.idle.set()
+        if self._chatting is not None:
+            await self._chatting.__aexit__(None, None, None)

@@ -47,12 +47,19 @@ class BadChatRequest(GatewayError):
         super().__init__(message, param=param)
 
 
+# The openai SDK does not retry at all after a longer Retry-After.
+MAX_RETRY_AFTER_SECONDS = 60
+
+
 class Overloaded(GatewayError):
+    """429: try again in ``retry_after`` seconds (kept within 1 and a minute, whoever said it)."""
+
     status = 429
     type = "rate_limit_exceeded"
     code = "rate_limit_exceeded"
 
     def __init__(self, retry_after: int):
+        retry_after = max(1, min(MAX_RETRY_AFTER_SECONDS, retry_after))
         super().__init__(msg("gateway.overloaded", seconds=retry_after))
         self.retry_after = retry_after
 
@@ -77,7 +84,8 @@ class UpstreamUnavailable(GatewayError):
 
 
 class UpstreamRefused(GatewayError):
-    """The upstream answered with an error of its own (an unknown model, a refused key...)."""
+    """The upstream answered with an error of its own (an unknown model, a refused key...), or
+    with an answer kobo cannot pass on (not a chat completion, too big)."""
 
     status = 502
     code = "upstream_error"

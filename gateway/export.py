@@ -42,6 +42,12 @@ TOKENIZER_FILES = (
 )
 
 
+def base_gguf_folder(models_dir: Path, base_model: str, base_source: str) -> Path:
+    """Where a base model's GGUF is kept, once for all its LoRA fine-tunes."""
+    source_hash = hashlib.sha256(base_source.encode("utf-8")).hexdigest()[:8]
+    return models_dir / "_base" / f"{base_model}-{source_hash}"
+
+
 class ExportFailed(UpstreamUnavailable):
     def __init__(self, model: str, reason: str):
         super().__init__(msg("gateway.export_failed", model=model, reason=reason))
@@ -67,8 +73,7 @@ class GgufExporter:
         return await self._once(target, model, self._convert_adapter)
 
     def _base_folder(self, model: LocalModel) -> Path:
-        source_hash = hashlib.sha256(model.base_source.encode("utf-8")).hexdigest()[:8]
-        return self.models_dir / "_base" / f"{model.base_model}-{source_hash}"
+        return base_gguf_folder(self.models_dir, model.base_model, model.base_source)
 
     async def _once(self, target: Path, model: LocalModel, convert) -> Path:
         lock = self._locks.setdefault(target, asyncio.Lock())

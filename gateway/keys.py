@@ -12,6 +12,7 @@ import hmac
 import secrets
 from dataclasses import dataclass
 
+from i18n import Language, text
 from robots.stack_ids import InvalidStackId, parse_stack_id, validate_stack_id
 from storage.robot_keys import RobotCredentials, RobotKeyRepository
 
@@ -24,6 +25,12 @@ class IssuedKey:
     stack_id: int
     key: str  # the whole key: shown once, never stored
     replaced: bool  # the robot had a live key, which stops working now
+
+
+def chat_endpoint(public_url: str | None, language: Language) -> str:
+    """The chat URL a robot's SD card names: under DEVICE_API_PUBLIC_URL, else a placeholder."""
+    url = public_url or text("gateway.key.url_placeholder", language)
+    return f"{url.rstrip('/')}/v1/chat/completions"
 
 
 class InvalidKey(Exception):

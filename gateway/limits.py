@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import math
+import statistics
 import time
+from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -17,7 +19,8 @@ from gateway.errors import Overloaded
 
 # Until an answer has been timed, guess this long for one (seconds).
 FIRST_GUESS_SECONDS = 2.0
-MAX_RETRY_AFTER_SECONDS = 60
+# How many of the latest answers say how long an answer takes.
+RECENT_ANSWERS = 16
 
 
 class ConcurrencyLimit:
@@ -27,17 +30,27 @@ class ConcurrencyLimit:
         self._max_queued = queued
         self._queue_seconds = queue_seconds
         self._waiting = 0
-        self._answer_seconds = FIRST_GUESS_SECONDS  # moving average of the time a slot is held
+        self._durations: deque[float] = deque(maxlen=RECENT_ANSWERS)  # how long slots were held
+        self._started: list[float] = []  # when each answer running now took its slot
 
     @property
     def waiting(self) -> int:
         return self._waiting
 
     def retry_after(self) -> int:
-        """Seconds until a slot is likely free for one more request."""
-        rounds = (self._waiting + 1) / self._concurrent
-        guess = math.ceil(self._answer_seconds * rounds)
-        return max(1, min(MAX_RETRY_AFTER_SECONDS, guess))
+        """Seconds until a slot is likely free for one more request: when the running answers
+        end, judged by how long recent ones took, and the rounds the line ahead of it needs.
+
+        Answers that start together end together: a slot is not free sooner because there are
+        several (the SDK gives up after its retries, so a too-short guess fails the request)."""
+        typical = statistics.median(self._durations) if self._durations else FIRST_GUESS_SECONDS
+        now = time.monotonic()
+        # An answer already past the typical time may end any moment: a second from now.
+        ends = sorted(max(started + typical - now, 1.0) for started in self._started)
+        if not ends:
+            return 1
+        rounds, place = divmod(self._waiting, len(ends))
+        return math.ceil(ends[place] + rounds * typical)
 
     @asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
@@ -56,8 +69,10 @@ class ConcurrencyLimit:
         else:
             await self._slots.acquire()
         started = time.monotonic()
+        self._started.append(started)
         try:
             yield
         finally:
+            self._started.remove(started)
             self._slots.release()
-            self._answer_seconds = 0.8 * self._answer_seconds + 0.2 * (time.monotonic() - started)
+            self._durations.append(time.monotonic() - started)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from config.settings import GatewaySettings
+from gateway.chatting import chatting_file
 from gateway.engine import EngineOptions, Hold, LocalEngines
 from gateway.errors import GatewayError, UpstreamUnavailable
 from gateway.export import GgufExporter
@@ -24,8 +25,11 @@ from gateway.limits import ConcurrencyLimit
 from gateway.local_models import LocalModel, LocalModelIndex
 from gateway.shaping import (
     ChatPolicy,
+    TextBudget,
+    UnusableAnswer,
     Usage,
     compact_answer,
+    compact_chunk,
     local_body,
     new_answer_id,
     openai_body,
@@ -106,6 +110,7 @@ class Gateway:
                     start_seconds=settings.local_engine_start_seconds,
                     timeout_seconds=timeout,
                     log_dir=models_dir / "_engine",
+                    chatting_file=chatting_file(settings.data_dir),
                 ),
             )
         self._limits = {
@@ -148,17 +153,31 @@ class Gateway:
         async with AsyncExitStack() as stack:
             upstream, body = await self._route(model, request, stack, policy or self.policy)
             raw = await upstream.complete(body)
-        return Answer(compact_answer(raw, model), time.monotonic() - started)
+        try:
+            compact = compact_answer(raw, model)
+        except UnusableAnswer as bad:
+            raise upstream.unusable(str(bad)) from None
+        return Answer(compact, time.monotonic() - started)
 
     async def stream(self, model: str, request: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
-        """Streamed chunks from ``model``, each named after it; the last one carries usage."""
+        """Streamed chunks from ``model`` in OpenAI's shape, each named after it, with at most
+        ``max_reply_bytes`` of text; the last one carries usage."""
         async with AsyncExitStack() as stack:
             upstream, body = await self._route(model, request, stack, self.policy)
             answer_id, created = new_answer_id(), int(time.time())
-            async for chunk in upstream.stream(body):
-                chunk["model"] = model
-                chunk.setdefault("id", answer_id)
-                chunk.setdefault("created", created)
+            budget = TextBudget(self.policy.max_reply_bytes)
+            cut = False
+            async for raw in upstream.stream(body):
+                try:
+                    chunk = compact_chunk(raw, answer_id, created, model)
+                except UnusableAnswer as bad:
+                    raise upstream.unusable(str(bad)) from None
+                if cut:  # the answer was cut: only its usage is still to come
+                    if "usage" not in chunk:
+                        continue
+                    chunk["choices"] = []
+                budget.take(chunk)
+                cut = cut or budget.spent
                 yield chunk
 
     async def count(self, stack_id: int, *, error: bool, usage: Usage | None = None) -> None:

@@ -7,12 +7,14 @@ into objects; the SDK's own retries would also hide a slow upstream from the rob
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
+from aiohttp.http_exceptions import HttpProcessingError
 
 from gateway.errors import (
     GatewayError,
@@ -28,6 +30,17 @@ log = logging.getLogger(__name__)
 CONNECT_SECONDS = 10.0
 # What of an upstream's error message is passed on (it may quote the request at length).
 MAX_DETAIL_CHARS = 300
+# What kobo reads of an upstream before parsing it. A whole answer of GATEWAY_MAX_ANSWER_TOKENS
+# (at most 4,096) tokens is tens of kilobytes, one streamed chunk well under one; a server that
+# sends more is broken or hostile, and its answer is refused rather than read into memory.
+MAX_ANSWER_BYTES = 256 * 1024
+MAX_EVENT_BYTES = 64 * 1024
+MAX_STREAM_BYTES = 4 * 1024 * 1024
+MAX_ERROR_BYTES = 16 * 1024
+# Bigger answers are parsed in a worker thread: the event loop serves the other robots meanwhile.
+PARSE_INLINE_BYTES = 16 * 1024
+# When a 429 says nothing usable about when to come back.
+DEFAULT_RETRY_SECONDS = 5
 
 
 class Upstream:
@@ -81,36 +94,46 @@ class Upstream:
             return await self._client().post(url, json=body)
 
     async def complete(self, body: dict[str, Any]) -> dict[str, Any]:
-        """POST /chat/completions without streaming: the upstream's JSON answer."""
+        """POST /chat/completions without streaming: the upstream's JSON answer, an object."""
         try:
             async with await self._post(body) as response:
                 if response.status >= 400:
                     raise await self._refusal(response)
-                answer = await response.json(content_type=None)
+                raw = await _read_at_most(response, MAX_ANSWER_BYTES)
+                if raw is None:
+                    raise self._too_large(MAX_ANSWER_BYTES)
         except GatewayError:
             raise
         except TimeoutError:
             raise UpstreamTimeout(self.name, self._timeout_seconds) from None
         except (aiohttp.ClientError, ValueError) as exc:
             raise self._unreachable(exc) from None
-        if not isinstance(answer, dict) or not answer.get("choices"):
-            raise UpstreamRefused(msg("gateway.upstream_bad_answer", upstream=self.name))
+        if len(raw) > PARSE_INLINE_BYTES:
+            answer = await asyncio.to_thread(self._parse, raw)
+        else:
+            answer = self._parse(raw)
+        if not isinstance(answer, dict):
+            raise self.unusable("not a JSON object")
         return answer
 
-    async def stream(self, body: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
-        """POST /chat/completions with ``stream: true``: each SSE chunk, parsed."""
+    async def stream(self, body: dict[str, Any]) -> AsyncIterator[Any]:
+        """POST /chat/completions with ``stream: true``: each SSE chunk, parsed (any JSON)."""
         try:
             async with await self._post(body) as response:
                 if response.status >= 400:
                     raise await self._refusal(response)
-                async for raw in response.content:
-                    line = raw.strip()
+                read = 0
+                while line := await response.content.readline(max_line_length=MAX_EVENT_BYTES):
+                    read += len(line)
+                    if read > MAX_STREAM_BYTES:
+                        raise self._too_large(MAX_STREAM_BYTES)
+                    line = line.strip()
                     if not line.startswith(b"data:"):
                         continue
                     data = line[5:].strip()
                     if data == b"[DONE]":
                         return
-                    chunk = json.loads(data)
+                    chunk = self._parse(data)
                     if isinstance(chunk, dict) and "error" in chunk:
                         raise UpstreamRefused(
                             msg(
@@ -125,8 +148,29 @@ class Upstream:
             raise
         except TimeoutError:
             raise UpstreamTimeout(self.name, self._timeout_seconds) from None
+        except HttpProcessingError:  # a line longer than MAX_EVENT_BYTES
+            raise self._too_large(MAX_EVENT_BYTES) from None
         except (aiohttp.ClientError, ValueError) as exc:
             raise self._unreachable(exc) from None
+
+    def _parse(self, raw: bytes) -> Any:
+        """Strict JSON: NaN, Infinity and nesting deeper than Python's recursion limit are not
+        chat completions (and NaN would make kobo's own answer invalid JSON)."""
+        try:
+            return json.loads(raw, parse_constant=_refuse_constant)
+        except RecursionError:
+            raise self.unusable("nested too deep") from None
+        except ValueError as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+            raise self.unusable(str(exc)[:MAX_DETAIL_CHARS]) from None
+
+    def unusable(self, reason: str) -> UpstreamRefused:
+        """The 502 for an answer kobo cannot pass on; ``reason`` is for the log only."""
+        log.warning("%s sent an unusable answer: %s", self.name.render("en"), reason)
+        return UpstreamRefused(msg("gateway.upstream_bad_answer", upstream=self.name))
+
+    def _too_large(self, limit: int) -> UpstreamRefused:
+        log.warning("%s sent more than %d bytes", self.name.render("en"), limit)
+        return UpstreamRefused(msg("gateway.upstream_too_large", upstream=self.name, limit=limit))
 
     def _unreachable(self, exc: Exception) -> UpstreamUnavailable:
         log.warning("%s at %s: %s", self.name.render("en"), self.base_url, exc)
@@ -137,18 +181,18 @@ class Upstream:
 
     async def _refusal(self, response: aiohttp.ClientResponse) -> GatewayError:
         try:
-            payload = await response.json(content_type=None)
-        except (ValueError, aiohttp.ClientError):
+            raw = await _read_at_most(response, MAX_ERROR_BYTES)
+            payload = json.loads(raw, parse_constant=_refuse_constant) if raw else None
+        except (ValueError, RecursionError, aiohttp.ClientError):
             payload = None
         status = response.status
-        detail = _detail(payload) or response.reason or str(status)
+        detail = _detail(payload) or (response.reason or str(status))[:MAX_DETAIL_CHARS]
         log.warning("%s refused a chat (%d): %s", self.name.render("en"), status, detail)
         if status in (401, 403) and self._is_openai:
             # Never pass this on as the robot's 401: the robot's key is fine, kobo's is not.
             return UpstreamRefused(msg("gateway.openai_key_refused"))
         if status == 429:
-            retry = response.headers.get("Retry-After", "")
-            return Overloaded(int(retry) if retry.isdigit() else 5)
+            return Overloaded(_retry_seconds(response.headers.get("Retry-After", "")))
         error = UpstreamRefused(
             msg("gateway.upstream_error", upstream=self.name, status=status, detail=detail)
         )
@@ -163,10 +207,36 @@ class Upstream:
         return error
 
 
+async def _read_at_most(response: aiohttp.ClientResponse, limit: int) -> bytes | None:
+    """The whole body, or None as soon as it is longer than ``limit`` bytes."""
+    if response.content_length is not None and response.content_length > limit:
+        return None
+    body = bytearray()
+    async for piece in response.content.iter_chunked(limit + 1):
+        body += piece
+        if len(body) > limit:
+            return None
+    return bytes(body)
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _retry_seconds(header: str) -> int:
+    """Retry-After in seconds; its HTTP-date form or nonsense reads as a few seconds
+    (Overloaded keeps any number within bounds)."""
+    header = header.strip()
+    if not (header.isascii() and header.isdigit()):
+        return DEFAULT_RETRY_SECONDS
+    return int(header) if len(header) <= 9 else 10**9
+
+
 def _detail(payload: Any) -> str:
     error = payload.get("error") if isinstance(payload, dict) else None
     if isinstance(error, dict):
         error = error.get("message")
     if not isinstance(error, str):
         return ""
+    error = error.encode("utf-8", "replace").decode("utf-8")  # no lone surrogate into the log
     return error if len(error) <= MAX_DETAIL_CHARS else error[:MAX_DETAIL_CHARS] + "..."

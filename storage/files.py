@@ -36,9 +36,19 @@ def write_atomically(contents: Mapping[Path, bytes]) -> None:
                 os.fsync(file.fileno())
         for target, temporary in written.items():
             os.replace(temporary, target)
+        for folder in {target.parent for target in written}:
+            _sync_folder(folder)  # the renames themselves survive a power cut
     finally:
         for temporary in written.values():
             temporary.unlink(missing_ok=True)  # gone already when renamed
+
+
+def _sync_folder(folder: Path) -> None:
+    handle = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(handle)
+    finally:
+        os.close(handle)
 
 
 class FileTooBig(Exception):

@@ -143,7 +143,7 @@ class Page:
 
 @dataclass(frozen=True)
 class Throughput:
-    """What the last succeeded job of a base model measured on this trainer."""
+    """What a succeeded job of a base model measured on this trainer."""
 
     chars_per_second: float
     peak_memory_bytes: int | None
@@ -155,9 +155,20 @@ class FinishedModel:
     name: str
     base_model: str
     finished_unix: int
+    job_id: str
+
+
+@dataclass(frozen=True)
+class ModelDeletion:
+    """``model`` None: no such fine-tune; ``assigned_to`` robots: refused, nothing changed."""
+
+    model: FinishedModel | None
+    assigned_to: tuple[int, ...]
 
 
 _JSON_COLUMNS = ("hyperparameters", "metadata")
+_MODEL_COLUMNS = "id, model_name, base_model, finished_unix"
+_MODEL_KEPT = "status = 'succeeded' AND model_deleted_unix IS NULL"
 _JOB_COLUMNS = tuple(f.name for f in fields(TrainerJob))
 _CHANGE_COLUMNS = tuple(f.name for f in fields(JobChanges) if not f.name.startswith("clear_"))
 
@@ -185,6 +196,31 @@ class TrainerRepository:
                 return None
             await conn.execute("DELETE FROM trainer_files WHERE id = ?", (file_id,))
         return _file_from_row(row)
+
+    async def list_files(
+        self, *, purpose: str | None, after: str | None, limit: int, ascending: bool
+    ) -> Page:
+        """By ``created_at`` (then upload order), newest first unless ``ascending``; ``after`` a
+        file id: the files that come after it in that order."""
+        conditions, values = [], []
+        if purpose is not None:
+            conditions.append("purpose = ?")
+            values.append(purpose)
+        if after is not None:
+            # An unknown id compares as NULL: an empty page, as OpenAI answers.
+            conditions.append(
+                f"(created_unix, rowid) {'>' if ascending else '<'}"
+                " (SELECT created_unix, rowid FROM trainer_files WHERE id = ?)"
+            )
+            values.append(after)
+        clause = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+        direction = "ASC" if ascending else "DESC"
+        rows = await self._db.fetchall(
+            f"SELECT * FROM trainer_files{clause}"
+            f" ORDER BY created_unix {direction}, rowid {direction} LIMIT ?",
+            (*values, limit + 1),
+        )
+        return Page([_file_from_row(row) for row in rows[:limit]], len(rows) > limit)
 
     async def file_paths(self) -> set[str]:
         rows = await self._db.fetchall("SELECT path FROM trainer_files")
@@ -284,27 +320,56 @@ class TrainerRepository:
             )
         return True
 
-    async def last_throughput(self, base_model: str) -> Throughput | None:
-        row = await self._db.fetchone(
+    async def recent_throughputs(self, base_model: str, limit: int) -> list[Throughput]:
+        """What the last ``limit`` succeeded jobs of ``base_model`` measured, newest first."""
+        rows = await self._db.fetchall(
             "SELECT chars_per_second, peak_memory_bytes, device FROM trainer_jobs"
             " WHERE base_model = ? AND status = 'succeeded' AND chars_per_second IS NOT NULL"
-            " ORDER BY finished_unix DESC, seq DESC LIMIT 1",
-            (base_model,),
-        )
-        if row is None:
-            return None
-        return Throughput(row["chars_per_second"], row["peak_memory_bytes"], row["device"])
-
-    async def finished_models(self) -> list[FinishedModel]:
-        """The fine-tunes this trainer made, newest first."""
-        rows = await self._db.fetchall(
-            "SELECT model_name, base_model, finished_unix FROM trainer_jobs"
-            " WHERE status = 'succeeded' ORDER BY finished_unix DESC, seq DESC"
+            " ORDER BY finished_unix DESC, seq DESC LIMIT ?",
+            (base_model, limit),
         )
         return [
-            FinishedModel(row["model_name"], row["base_model"], row["finished_unix"])
+            Throughput(row["chars_per_second"], row["peak_memory_bytes"], row["device"])
             for row in rows
         ]
+
+    async def finished_models(self) -> list[FinishedModel]:
+        """The fine-tunes this trainer made and still has, newest first."""
+        rows = await self._db.fetchall(
+            f"SELECT {_MODEL_COLUMNS} FROM trainer_jobs WHERE {_MODEL_KEPT}"
+            " ORDER BY finished_unix DESC, seq DESC"
+        )
+        return [_model_from_row(row) for row in rows]
+
+    async def finished_model(self, name: str) -> FinishedModel | None:
+        row = await self._db.fetchone(
+            f"SELECT {_MODEL_COLUMNS} FROM trainer_jobs WHERE {_MODEL_KEPT} AND model_name = ?",
+            (name,),
+        )
+        return _model_from_row(row) if row else None
+
+    async def delete_model(self, name: str, now_unix: int) -> ModelDeletion:
+        """Mark the fine-tune ``name`` deleted unless a robot is assigned it (kobo's
+        robot_assignments, in the same database when the trainer runs inside kobo): checked
+        and marked in one transaction, so no assignment slips in between."""
+        async with self._db.transaction() as conn:
+            async with conn.execute(
+                f"SELECT {_MODEL_COLUMNS} FROM trainer_jobs WHERE {_MODEL_KEPT} AND model_name = ?",
+                (name,),
+            ) as cur:
+                row = await cur.fetchone()
+            if row is None:
+                return ModelDeletion(None, ())
+            async with conn.execute(
+                "SELECT stack_id FROM robot_assignments WHERE model = ? ORDER BY stack_id", (name,)
+            ) as cur:
+                robots = tuple(r["stack_id"] for r in await cur.fetchall())
+            if not robots:
+                await conn.execute(
+                    "UPDATE trainer_jobs SET model_deleted_unix = ? WHERE id = ?",
+                    (now_unix, row["id"]),
+                )
+        return ModelDeletion(_model_from_row(row), robots)
 
     # --- events and checkpoints -------------------------------------------------------------
 
@@ -414,6 +479,10 @@ def _job_from_row(row: Any) -> TrainerJob:
 
 def _file_from_row(row: Any) -> TrainerFile:
     return TrainerFile(**{f.name: row[f.name] for f in fields(TrainerFile)})
+
+
+def _model_from_row(row: Any) -> FinishedModel:
+    return FinishedModel(row["model_name"], row["base_model"], row["finished_unix"], row["id"])
 
 
 def _event_from_row(row: Any) -> TrainerEvent:

@@ -2,19 +2,37 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import signal
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import torch
 from pydantic import SecretStr
 
 from bot.app import KoboApp
 from config import Settings
 from storage.database import Database
+from tests.built_once import built_once
 from tests.fakes.discord import FakeChannel, FakeDiscord, FakeGuild, FakeMember
 from tests.fakes.openai import FakeOpenAI
+from tests.openapi.plugin import pytest_runtest_call  # noqa: F401  (a hook: fails schema breaks)
+
+# Trainings at the default TRAINER_NICENESS (19) starve behind every other test process of a
+# shared machine; tests/trainer/test_priority.py sets and checks the niceness itself.
+os.environ.setdefault("TRAINER_NICENESS", "0")
+
+
+# Tiny models gain nothing from several torch threads, and on a busy machine (or beside the other
+# pytest-xdist worker) those threads mostly wait on each other: a tiny BERT's predictions took
+# 50-68 s with 2 threads and 1.8-2.0 s with 1 on a loaded 2-core machine. Child processes (the
+# CLI) inherit the setting; the trainer's worker still sets its own thread count.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
 
 @dataclass
@@ -49,7 +67,7 @@ def following(settings: Settings, fake_openai: FakeOpenAI, **more: object) -> Se
             "openai_api_key": SecretStr(fake_openai.api_key),
             "openai_base_url": fake_openai.base_url,
             "openai_max_retries": 2,
-            "openai_timeout_seconds": 5,
+            "openai_timeout_seconds": 60,  # a ceiling for a hang; the fake answers at once
             "finetune_poll_seconds": 0.2,
             "finetune_progress_seconds": 0,
             **more,
@@ -60,10 +78,11 @@ def following(settings: Settings, fake_openai: FakeOpenAI, **more: object) -> Se
 @pytest.fixture(scope="session")
 def local_fine_tunes(tmp_path_factory: pytest.TempPathFactory):
     """Two tiny LoRA fine-tunes in the trainer's layout, already exported to GGUF (the export
-    takes a few converter runs: once per test session). ``.install(data_dir)`` copies them."""
+    takes a few converter runs: once per test run, for all xdist workers). ``.install(data_dir)``
+    copies them."""
     from tests.gateway.tiny_models import prepare_local_fine_tunes
 
-    return prepare_local_fine_tunes(tmp_path_factory.mktemp("local-fine-tunes"))
+    return built_once(tmp_path_factory, "local-fine-tunes", prepare_local_fine_tunes)
 
 
 @pytest.fixture
@@ -115,6 +134,9 @@ def kobo_settings(tmp_path: Path, fake_discord: FakeDiscord, workshop: Workshop)
         device_api_port=0,
         default_model="gpt-4o-mini",
         openai_api_key=None,
+        # Local training is on by default: its trainer listens on a free port, so tests that
+        # run at the same time (and a kobo running on this machine) do not clash on 8100.
+        trainer_port=0,
     )
 
 
@@ -130,6 +152,20 @@ async def kobo(fake_discord: FakeDiscord, kobo_settings: Settings) -> AsyncItera
         finally:
             await app.stop()
     assert not fake_discord.unhandled_requests, fake_discord.unhandled_requests
+
+
+@pytest.fixture(autouse=True)
+def no_kobo_left_running() -> object:
+    """A test that failed while its kobo process ran (``tests/bot/kobo_process.py``) leaves
+    none behind: it would go on retrying a fake Discord that is gone."""
+    yield
+    from tests.bot.kobo_process import STARTED
+
+    while STARTED:
+        process = STARTED.pop()
+        if process.returncode is None:  # by the pid: the test's event loop is closed by now
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(process.pid, signal.SIGKILL)
 
 
 @pytest.fixture(autouse=True)

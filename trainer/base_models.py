@@ -9,7 +9,7 @@ ones. It holds either a path to a ``.json``/``.toml`` file or the JSON/TOML text
 shape of ``FINETUNE_MODELS`` (TOML shown; JSON uses the same keys)::
 
     [models."my-model"]
-    source = "/srv/models/my-model"    # a Hugging Face id (owner/name) or an absolute folder
+    source = "/srv/models/my-model"    # a Hugging Face id (owner/name) or a local folder
     licence = "Apache-2.0"             # short note + URL, shown to staff
     chat_template = "..."              # Jinja; leave out to use the tokenizer's own
     parameters = 135000000             # for the memory and disk estimate
@@ -17,6 +17,10 @@ shape of ``FINETUNE_MODELS`` (TOML shown; JSON uses the same keys)::
     reference_peak_memory_bytes = 2000000000
 
 A new entry needs ``source``; an entry that replaces a default keeps the fields it leaves out.
+A relative folder (``./models/mine``, ``data/base-models/mine``; ``owner/name`` alone is a
+Hugging Face id) and a relative file path in the setting are read against the working folder of
+the process that reads the setting, and the table holds them absolute: the training process
+runs in its job folder.
 """
 
 from __future__ import annotations
@@ -79,7 +83,14 @@ class BaseModel:
 
     @property
     def is_local_folder(self) -> bool:
-        return self.source.startswith("/")
+        return is_local_source(self.source)
+
+
+def is_local_source(source: str) -> bool:
+    """Whether a model source names a folder on this machine rather than a Hugging Face id:
+    anything but ``owner/name``. In a ``LOCAL_BASE_MODELS`` table, ``owner/name`` is also a
+    folder when one exists there (and is held absolute from then on)."""
+    return not HF_ID_PATTERN.fullmatch(source)
 
 
 GEMMA_3_270M = "gemma-3-270m"
@@ -87,7 +98,7 @@ GEMMA_3_270M = "gemma-3-270m"
 
 def gemma_folder(data_dir: Path) -> Path:
     """Where :mod:`trainer.gemma_package` writes the converted Gemma 3 270M."""
-    return Path(data_dir) / "base-models" / GEMMA_3_270M
+    return Path(data_dir).expanduser().absolute() / "base-models" / GEMMA_3_270M
 
 
 def default_base_models(data_dir: Path) -> tuple[BaseModel, ...]:
@@ -156,7 +167,7 @@ def load_base_models(setting: str | Path | None, *, data_dir: Path) -> BaseModel
         "\n" not in text and text.strip().lower().endswith((".json", ".toml"))
     )
     if looks_like_path:
-        path = Path(text.strip())
+        path = Path(text.strip()).expanduser().absolute()
         try:
             content = path.read_text(encoding="utf-8")
         except OSError as exc:
@@ -201,13 +212,15 @@ def apply_entries(
 
 def _checked(where: str, field: str, value: Any) -> Any:
     if field == "source":
-        if not isinstance(value, str) or not (
-            HF_ID_PATTERN.fullmatch(value) or (value.startswith("/") and len(value) > 1)
-        ):
+        if not isinstance(value, str) or not value.strip() or value.strip() in (".", "/"):
             raise BaseModelTableError(
-                f"{where}: field 'source' must be a Hugging Face id (owner/name) or an absolute"
-                f" folder, got {value!r}"
+                f"{where}: field 'source' must be a Hugging Face id (owner/name) or a folder,"
+                f" got {value!r}"
             )
+        # ``models/mine`` is also a folder when there is one: the table is read in the process
+        # that read the settings, against its working folder, and the worker gets it absolute.
+        if is_local_source(value) or Path(value).expanduser().is_dir():
+            return str(Path(value).expanduser().absolute())
         return value
     if field == "licence":
         if not isinstance(value, str):

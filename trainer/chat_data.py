@@ -23,6 +23,15 @@ from typing import Any
 from finetune.validation import example_chars, validate_chat_jsonl
 
 IGNORED = -100  # the label of a token that is not trained (PyTorch's cross-entropy ignore index)
+# The longest line (one example) a training or validation file may have. Far more than the
+# worker's longest example (2048 tokens) needs, even for Japanese written as JSON's \uXXXX
+# escapes (6 bytes a character); a longer line is refused before it is parsed, so that one
+# example cannot take the machine's memory (issue #15: 2 MB took 1.3 GiB, 50 MB over 6 GiB).
+MAX_EXAMPLE_BYTES = 64 * 1024
+# Characters per token to tokenize first when only the first tokens are kept (grown as needed),
+# and the tokens kept beyond them so that the cut at the prefix's end changes none of those kept.
+PREFIX_CHARS_PER_TOKEN = 8
+PREFIX_MARGIN_TOKENS = 64
 _MARKER = "KOBOASSISTANTCONTENTMARKER"
 
 
@@ -57,12 +66,30 @@ class TokenizedExample:
         return sum(label != IGNORED for label in self.labels)
 
 
+def long_line_problem(data: bytes, *, name: str) -> str | None:
+    """What is wrong when a line of ``data`` is longer than ``MAX_EXAMPLE_BYTES`` (naming the
+    first such line), or None; the lines are not parsed."""
+    start, line = 0, 1
+    while start < len(data):
+        end = data.find(b"\n", start)
+        end = len(data) if end < 0 else end
+        if end - start > MAX_EXAMPLE_BYTES:
+            return (
+                f"{name} line {line}: the example is {end - start:,} bytes long; this trainer"
+                f" takes examples of at most {MAX_EXAMPLE_BYTES:,} bytes (one JSONL line)"
+            )
+        start, line = end + 1, line + 1
+    return None
+
+
 def read_chat_examples(path: Path, *, name: str) -> list[ChatExample]:
     """Every example of the file, or :class:`TrainingDataError` for the first bad line."""
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
         raise TrainingDataError(f"{name}: cannot be read: {exc.strerror or exc}") from exc
+    if (problem := long_line_problem(data, name=name)) is not None:
+        raise TrainingDataError(problem)
     report = validate_chat_jsonl(data, file=name, min_examples=1, max_problems=1)
     if not report.ok:
         more = report.problem_count - 1
@@ -114,17 +141,33 @@ def assistant_spans(tokenizer: Any, messages: list[dict[str, Any]]) -> tuple[str
 def tokenize_example(tokenizer: Any, example: ChatExample, *, max_length: int) -> TokenizedExample:
     """Token ids and labels of one example, cut to ``max_length`` tokens."""
     text, spans = assistant_spans(tokenizer, example.messages)
-    # The template writes the special tokens (BOS, turn markers) itself.
-    encoded = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
-    ids = list(encoded["input_ids"])
+    ids, offsets, full_length = _first_tokens(tokenizer, text, max_length)
     labels = [
         token if any(start in span for span in spans) else IGNORED
-        for token, (start, _end) in zip(ids, encoded["offset_mapping"], strict=True)
+        for token, (start, _end) in zip(ids, offsets, strict=True)
     ]
     return TokenizedExample(
         line=example.line,
-        input_ids=ids[:max_length],
-        labels=labels[:max_length],
+        input_ids=ids,
+        labels=labels,
         chars=example_chars(example.messages),
-        full_length=len(ids),
+        full_length=full_length,
     )
+
+
+def _first_tokens(
+    tokenizer: Any, text: str, max_length: int
+) -> tuple[list[int], list[tuple[int, int]], int]:
+    """The first ``max_length`` token ids of ``text`` and their character offsets, and how many
+    tokens the text has (or a lower bound above ``max_length`` when it is cut). Only a prefix of
+    a long text is tokenized, so that memory follows ``max_length``, not the text."""
+    size = max_length * PREFIX_CHARS_PER_TOKEN
+    while True:
+        # The template writes the special tokens (BOS, turn markers) itself.
+        encoded = tokenizer(text[:size], add_special_tokens=False, return_offsets_mapping=True)
+        count = len(encoded["input_ids"])
+        if size >= len(text) or count > max_length + PREFIX_MARGIN_TOKENS:
+            ids = list(encoded["input_ids"][:max_length])
+            offsets = [tuple(pair) for pair in encoded["offset_mapping"][:max_length]]
+            return ids, offsets, count
+        size *= 2

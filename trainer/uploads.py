@@ -2,7 +2,8 @@
 
 The content goes to a temporary file as it arrives (at most ``TRAINER_MAX_FILE_BYTES``, else
 413 at once) and is renamed to ``DATA_DIR/trainer/files/<file id>`` only when the whole request
-was read and checked; the client's filename is kept as a label, never used as a path.
+was read and checked; the client's filename is kept as a label, never used as a path. A full
+disk is answered 507 ``disk_full`` (nothing of the upload is left).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from aiohttp import BodyPartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from storage.trainer import TrainerFile, TrainerRepository
+from trainer.disk_space import DISK_FULL, is_disk_full
 from trainer.file_store import TrainerPaths, Upload, UploadTooLarge
 from trainer.http_errors import ApiError, shorten
 from trainer.ids import FILE, new_id
@@ -88,11 +90,13 @@ async def receive_upload(
         )
         await repository.add_file(stored)
         return stored
-    except BaseException:
+    except BaseException as exc:
         if upload is not None:
             await upload.discard()
             if committed:
                 paths.absolute(relative).unlink(missing_ok=True)
+        if is_disk_full(exc):
+            raise _disk_full(paths) from exc
         raise
 
 
@@ -113,6 +117,18 @@ def _label(filename: str) -> str:
     name = re.split(r"[\\/]", filename)[-1]
     name = _UNSAFE_IN_NAME.sub("", name).strip()
     return name[:MAX_FILENAME_CHARS] or "upload.jsonl"
+
+
+def _disk_full(paths: TrainerPaths) -> ApiError:
+    # 507 Insufficient Storage: the SDK raises its InternalServerError, with this message.
+    return ApiError(
+        507,
+        f"The trainer's disk is full ({paths.data_dir}, DATA_DIR): the file was not stored."
+        " Free some space and upload it again.",
+        param="file",
+        code=DISK_FULL,
+        type_="server_error",
+    )
 
 
 def _too_large(max_bytes: int) -> ApiError:

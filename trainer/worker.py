@@ -4,7 +4,7 @@
 
 It fine-tunes the spec's base model on the training file (LoRA on every linear layer by default,
 or the whole model) and reports through ``job_dir/progress.jsonl``, one JSON object per line
-(the protocol is in /work/notes/design9.md and README "Training without a cloud account"):
+(trainer/progress.py reads it and checks every field; README "Training without a cloud account"):
 ``started``, ``warning``, ``metrics`` (every step), ``checkpoint`` (every epoch, once the state
 to resume from is on disk), then ``succeeded`` (the model folder and results.csv are complete)
 or ``failed`` (an English message for staff naming the file, line or field; exit code 1).
@@ -54,6 +54,7 @@ from trainer.chat_data import (
     read_chat_examples,
     tokenize_example,
 )
+from trainer.cpu_share import ThreadBudget, lower_priority, niceness_from_environment
 
 DEFAULT_LEARNING_RATES = {"lora": 1e-3, "full": 1e-5}
 WARMUP_FRACTION = 0.03
@@ -222,9 +223,12 @@ def load_base(base: BaseModelSpec, *, method: str, device: torch.device) -> tupl
     """The tokenizer and the model, or :class:`WorkerFailure` naming what is wrong."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from trainer.base_models import is_local_source
+
     source = base.source
-    if source.startswith("/"):
-        folder = Path(source)
+    if is_local_source(source):
+        folder = Path(source).absolute()
+        source = str(folder)
         if not folder.exists() and _is_packaged_gemma(base):
             from trainer.gemma_package import GemmaPackageError, convert
 
@@ -561,7 +565,9 @@ def evaluate(
 
 
 def train(spec: JobSpec, progress: Progress) -> None:
-    torch.set_num_threads(spec.threads or os.cpu_count() or 1)
+    budget = ThreadBudget.from_environment(spec.threads or os.cpu_count() or 1)
+    threads = budget.threads_now()
+    torch.set_num_threads(threads)
     device, compute_dtype = choose_device(spec.device)
     method = spec.method
     hyper = spec.hyperparameters
@@ -628,6 +634,10 @@ def train(spec: JobSpec, progress: Progress) -> None:
         started = time.perf_counter()
         last: dict[str, Any] = {}
         for indices in epoch_batches(lengths, hyper.batch_size, seed=hyper.seed, epoch=epoch):
+            wanted = budget.threads_now()
+            if wanted != threads:  # robots started or stopped chatting
+                threads = wanted
+                torch.set_num_threads(threads)
             chunk = [examples[index] for index in indices]
             batch = collate(chunk, pad_id=pad_id, device=device)
             step_loss, correct, tokens = loss(batch)
@@ -654,6 +664,7 @@ def train(spec: JobSpec, progress: Progress) -> None:
                 train_mean_token_accuracy=last["train_accuracy"],
                 tokens=state.tokens,
                 chars=state.chars,
+                threads=threads,
             )
         state.train_seconds += time.perf_counter() - started
         valid_loss = valid_accuracy = None
@@ -777,6 +788,9 @@ def main(argv: list[str] | None = None) -> int:
         print("usage: python -m trainer.worker /abs/job_dir/spec.json", file=sys.stderr)
         return 2
     die_with_the_runner()
+    niceness = niceness_from_environment()
+    if niceness is not None:
+        lower_priority(niceness)  # the runner set the first thread's; torch started others
     spec_path = Path(args[0])
     try:
         data = json.loads(spec_path.read_text(encoding="utf-8"))

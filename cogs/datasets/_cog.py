@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-from pathlib import PurePath
 from typing import TYPE_CHECKING
 
 import discord
@@ -30,9 +29,9 @@ from cogs.datasets._render import (
     search_embed,
     show_embed,
 )
+from curation.augmented import augmented_name, store_augmented
 from curation.export import EXPORT_FORMATS, export
 from curation.merge import dataset_ids, merge
-from curation.records import augment_records
 from curation.search import search, search_words
 from curation.store import Person
 from i18n import Language, LocalizedError, msg, text
@@ -127,24 +126,13 @@ class Datasets(commands.Cog):
                     job = await asyncio.to_thread(
                         run_augment_job, request, self.settings, progress.report
                     )
-            user = interaction.user
-            stem = PurePath(file.filename).stem
-            records = await asyncio.to_thread(augment_records, job.result)
-            dataset = await self.datasets.add(
-                records,
-                name=f"{stem}-{method}",
-                source_file=file.filename,
-                method=method,
-                operation="augment",
-                details={"count": count},
-                by_id=str(user.id),
-                by_name=user.display_name,
-            )
-            files = [discord.File(io.BytesIO(job.jsonl), filename=f"{stem}-{method}.jsonl")]
+            dataset = await store_augmented(self.datasets, request, job, person(interaction))
+            stem = augmented_name(request)
+            files = [discord.File(io.BytesIO(job.jsonl), filename=f"{stem}.jsonl")]
             if review_copy:
                 writer = to_csv if review_copy == "csv" else to_xlsx
                 review = await asyncio.to_thread(writer, job.result.examples)
-                files.append(discord.File(io.BytesIO(review), f"{stem}-{method}.{review_copy}"))
+                files.append(discord.File(io.BytesIO(review), f"{stem}.{review_copy}"))
             await interaction.edit_original_response(
                 content=result_text(job, dataset, language), attachments=files
             )

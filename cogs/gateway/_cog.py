@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from typing import TYPE_CHECKING
 
 import discord
@@ -13,6 +12,7 @@ from bot.checks import staff_only
 from bot.language import reply_language
 from bot.translator import localized
 from cogs.gateway._render import key_message, revoke_message, try_embed
+from gateway.trying import MAX_TRY_CHARS, try_model
 from robots.model_ids import validate_model_id
 from robots.stack_ids import MAX_STACK_ID
 
@@ -20,8 +20,7 @@ if TYPE_CHECKING:
     from bot.client import KoboBot
 
 StackId = app_commands.Range[int, 1, MAX_STACK_ID]
-# Discord caps an option's text at 6,000 characters; a question for a robot is far shorter.
-Said = app_commands.Range[str, 1, 2000]
+Said = app_commands.Range[str, 1, MAX_TRY_CHARS]
 
 
 class RobotChat(commands.Cog):
@@ -54,7 +53,7 @@ class RobotChat(commands.Cog):
         )
         # Ephemeral, and nowhere else: the key is shown this once and never stored.
         await interaction.response.send_message(
-            key_message(issued, self.bot.settings, language), ephemeral=True
+            key_message(issued, self.bot.settings.device_api_public_url, language), ephemeral=True
         )
 
     @app_commands.command(name="try", description=localized("command.try.description"))
@@ -72,14 +71,9 @@ class RobotChat(commands.Cog):
         message: Said,
         system_prompt: Said | None = None,
     ):
-        model = validate_model_id(model)
+        model = validate_model_id(model)  # refused before "thinking…", privately
         await interaction.response.defer(ephemeral=True, thinking=True)
-        messages = [{"role": "system", "content": system_prompt}] if system_prompt else []
-        messages.append({"role": "user", "content": message})
-        policy = self.gateway.policy
-        if system_prompt:  # what staff typed is what they want to try, trained prompt or not
-            policy = dataclasses.replace(policy, system_prompt="keep")
-        answer = await self.gateway.answer(model, {"messages": messages}, policy=policy)
+        answer = await try_model(self.gateway, model, message, system_prompt)
         await interaction.followup.send(
             embed=try_embed(model, answer, reply_language(interaction)), ephemeral=True
         )

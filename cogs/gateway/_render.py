@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import discord
 
-from config import Settings
-from gateway.keys import IssuedKey
+from gateway.keys import IssuedKey, chat_endpoint
 from gateway.service import Answer
 from i18n import Language, text
 
@@ -13,14 +12,13 @@ from i18n import Language, text
 MAX_ANSWER_CHARS = 4000
 
 
-def key_message(issued: IssuedKey, settings: Settings, language: Language) -> str:
-    url = settings.device_api_public_url or text("gateway.key.url_placeholder", language)
+def key_message(issued: IssuedKey, public_url: str | None, language: Language) -> str:
     lines = text(
         "gateway.key.issued",
         language,
         stack_id=issued.stack_id,
         key=issued.key,
-        endpoint=f"{url.rstrip('/')}/v1/chat/completions",
+        endpoint=chat_endpoint(public_url, language),
     )
     if issued.replaced:
         lines += "\n" + text("gateway.key.replaced", language, stack_id=issued.stack_id)

@@ -166,7 +166,6 @@ def _add_time_estimate(embed: discord.Embed, e: TimeEstimate, language: Language
         return text(key, language, **params)
 
     epochs = t("training.preview.auto_epochs", epochs=e.epochs) if e.epochs_auto else e.epochs
-    basis = "measured" if e.throughput_measured else "reference"
     if e.seconds is None or e.chars_per_second is None:
         value = t("training.preview.time_unknown", chars=f"{e.chars_per_epoch:,}", epochs=epochs)
     else:
@@ -176,20 +175,20 @@ def _add_time_estimate(embed: discord.Embed, e: TimeEstimate, language: Language
             chars=f"{e.chars_per_epoch:,}",
             epochs=epochs,
             speed=f"{e.chars_per_second:,.0f}",
-            basis=t(f"training.preview.throughput_{basis}"),
+            basis=e.basis_message().render(language),
         )
     embed.add_field(name=t("training.field.estimated_time"), value=value, inline=False)
     unknown = t("training.preview.unknown")
-    embed.add_field(
-        name=t("training.field.needs"),
-        value=t(
-            "training.preview.needs",
-            device=f"`{e.device}`",
-            memory=byte_size(e.memory_bytes) if e.memory_bytes else unknown,
-            disk=byte_size(e.disk_bytes) if e.disk_bytes else unknown,
-        ),
-        inline=False,
+    needs = t(
+        "training.preview.needs",
+        device=f"`{e.device}`",
+        memory=byte_size(e.memory_bytes) if e.memory_bytes else unknown,
+        disk=byte_size(e.disk_bytes) if e.disk_bytes else unknown,
     )
+    first_use = e.first_use_message(byte_size(e.first_use_bytes or 0))
+    if first_use is not None:
+        needs += "\n" + first_use.render(language)
+    embed.add_field(name=t("training.field.needs"), value=needs, inline=False)
 
 
 def job_line(job: JobRecord, language: Language) -> str:

@@ -70,3 +70,17 @@ def test_a_filled_in_template_reads_like_any_sheet(language):
     assert first.content_of("system") == text("template.example_1.system", language)
     turns = [last.content_of(role) for role in ("system", "user", "assistant")]
     assert turns == ["既定", "質問 10", "答え 10"]
+
+
+@pytest.mark.parametrize("language", ["ja", "en"])
+def test_the_guide_describes_the_local_path_the_shell_and_when_robots_pick_up_a_model(language):
+    workbook = contents(template_xlsx(language))
+    guide = "\n".join(workbook["sheets"][text("template.sheet.guide", language)]["values"].values())
+    assert "OpenAI" not in guide  # training is on kobo's own computer by default
+    for shell in ("python -m bot augment", "python -m bot train", "python -m bot robots assign"):
+        assert shell in guide
+    next_sentence = {"ja": "次の一言から", "en": "from its next sentence"}[language]
+    assert next_sentence in guide
+    assert {"ja": "クラウドのアカウントはいりません", "en": "no cloud account needed"}[
+        language
+    ] in guide

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import aiohttp
 
+from tests.ceilings import PROCESS_SECONDS
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.discord.models import FakeGuild
 from tests.fakes.discord.rest import API_PREFIX
@@ -23,6 +24,11 @@ discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(sys.argv[2])
 from bot.cli import main
 raise SystemExit(main([]))
 """
+
+
+# Every kobo a test started; tests/conftest.py kills those still running when the test ends,
+# so that a test that failed half-way leaves no kobo behind to load the machine.
+STARTED: list[asyncio.subprocess.Process] = []
 
 
 def free_port() -> int:
@@ -56,6 +62,9 @@ async def start_kobo(
         "DATA_DIR": str(tmp_path),
         "DEVICE_API_HOST": "127.0.0.1",
         "DEVICE_API_PORT": str(port),
+        # Its trainer on a free port too: kobos started by tests at the same time (pytest-xdist
+        # workers, or a kobo running on this machine) would clash on the default 8100.
+        "TRAINER_PORT": "0",
         "PYTHONWARNINGS": "always",
         "PYTHONASYNCIODEBUG": "0",
         **env,
@@ -73,6 +82,7 @@ async def start_kobo(
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
+    STARTED.append(process)
     return process, port
 
 
@@ -82,7 +92,7 @@ async def wait_until_serving(
     """Until the device API answers and the bot has synced its commands to ``fake`` (globally,
     or to ``guild`` when GUILD_ID names it) and connected to its gateway."""
     async with aiohttp.ClientSession() as http:
-        for _ in range(300):
+        for _ in range(PROCESS_SECONDS * 10):  # every 0.1 s
             if process.returncode is not None:
                 break
             try:
@@ -104,7 +114,7 @@ async def read_log_until(
 ) -> str:
     """Read stderr into ``lines`` until a line matches ``found``; returns that line."""
     while True:
-        raw = await asyncio.wait_for(process.stderr.readline(), 30)
+        raw = await asyncio.wait_for(process.stderr.readline(), PROCESS_SECONDS)
         if not raw:
             raise AssertionError("kobo ended first:\n" + "".join(lines))
         lines.append(raw.decode())

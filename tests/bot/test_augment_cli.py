@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import resource
@@ -12,9 +13,13 @@ from pathlib import Path
 
 import pytest
 
+from i18n import text
+from storage.database import Database
+from storage.datasets import DatasetRepository
 from tests.augment.conftest import JAPANESE_RIGGED
 from tests.augment.models import build_model, japanese_tokenizer
 from tests.augment.sheets import SYSTEM, workbook_bytes
+from tests.ceilings import PROCESS_SECONDS
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -35,7 +40,7 @@ def run_cli(
         env=environment,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=PROCESS_SECONDS,
         preexec_fn=None if max_file_bytes is None else lambda: _limit_files(max_file_bytes),
     )
 
@@ -172,9 +177,9 @@ def test_outputs_that_would_overwrite_the_sheet_or_each_other_are_refused(tmp_pa
     os.link(sheet, tmp_path / "hardlink.csv")
     (tmp_path / "symlink.csv").symlink_to(sheet)
     cases = [
-        (("-o", "q.csv"), "-o q.csv is the input sheet"),
-        (("-o", "hardlink.csv"), "-o hardlink.csv is the input sheet"),
-        (("-o", "out.jsonl", "--review", "symlink.csv"), "--review symlink.csv is the input sheet"),
+        (("-o", "q.csv"), "-o q.csv is the input q.csv"),
+        (("-o", "hardlink.csv"), "-o hardlink.csv is the input q.csv"),
+        (("-o", "out.jsonl", "--review", "symlink.csv"), "--review symlink.csv is the input q.csv"),
         (("-o", "out.csv", "--review", "./out.csv"), "--review out.csv is the -o file too"),
     ]
     for args, message in cases:
@@ -307,3 +312,43 @@ def test_errors_follow_lang_and_kobo_language_overrides_it(tmp_path):
     assert english.stderr.strip() == (
         "kobo augment: --top-k 0 is invalid: it must be between 1 and 100 (as for AUGMENT_TOP_K)"
     )
+
+
+def test_store_keeps_the_result_as_a_dataset_as_augment_does(tmp_path):
+    async def open_and_close() -> None:  # the bot made its database when it first ran
+        await (await Database.open(tmp_path / "data" / "kobo.sqlite3")).close()
+
+    async def stored():
+        db = await Database.open(tmp_path / "data" / "kobo.sqlite3")
+        try:
+            return await DatasetRepository(db, tmp_path / "data").recent()
+        finally:
+            await db.close()
+
+    (tmp_path / "q.csv").write_text(QUESTIONS, encoding="utf-8")
+    plain = run_cli("q.csv", "--count", "2", "--store", cwd=tmp_path, LANG="C.UTF-8")
+    assert plain.returncode == 2  # no database here: refused before the work
+    assert text("curation.cli.no_database", "en", path=tmp_path / "data" / "kobo.sqlite3") in (
+        plain.stderr
+    )
+    assert not (tmp_path / "q-duplicate.jsonl").exists()
+
+    asyncio.run(open_and_close())
+    unstored = run_cli("q.csv", "--count", "2", cwd=tmp_path, LANG="C.UTF-8")
+    assert unstored.returncode == 0, unstored.stderr
+    assert asyncio.run(stored()) == []  # without --store the database is left alone
+
+    result = run_cli("q.csv", "--count", "2", "--store", cwd=tmp_path, LANG="C.UTF-8")
+    assert result.returncode == 0, result.stderr
+    (dataset,) = asyncio.run(stored())
+    assert (dataset.name, dataset.operation, dataset.method) == (
+        "q-duplicate",
+        "augment",
+        "duplicate",
+    )
+    assert (dataset.example_count, dataset.created_by_name) == (400, "command line")
+    assert result.stdout.splitlines()[-1] == text(
+        "shell.augment.stored", "en", dataset=dataset.id, name="q-duplicate"
+    )
+    jsonl = (tmp_path / "q-duplicate.jsonl").read_bytes()
+    assert (tmp_path / "data" / dataset.path).read_bytes() == jsonl

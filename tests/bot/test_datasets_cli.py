@@ -16,6 +16,7 @@ from curation.records import records_from_jsonl
 from curation.store import DatasetStore
 from i18n import text
 from storage.database import Database
+from tests.ceilings import PROCESS_SECONDS
 from tests.storage.test_dataset_examples import jsonl
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,7 +40,7 @@ def run_cli(*args: str, home: Path, **env: str) -> subprocess.CompletedProcess:
         env=environment,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=PROCESS_SECONDS,
     )
 
 
@@ -121,3 +122,59 @@ def test_bad_requests_say_what_is_wrong_and_exit_2(home, tmp_path):
         nothing.stderr
     )
     assert not (elsewhere / "kobo.sqlite3").exists()  # no empty database left behind
+
+
+@pytest.mark.parametrize(("lang", "language"), [("ja_JP.UTF-8", "ja"), ("C.UTF-8", "en")])
+def test_list_shows_the_stored_datasets_newest_first(home, lang, language):
+    listed = run_cli("list", home=home, LANG=lang)
+    assert listed.returncode == 0, listed.stderr
+    lines = listed.stdout.splitlines()
+    assert [line.split(" ", 1)[0] for line in lines[:-1]] == ["#2", "#1"]
+    when = lines[0].rsplit(" ", 1)[1]  # the time it was stored, as the database keeps it
+    assert lines[0] == text(
+        "shell.datasets.line",
+        language,
+        id=2,
+        name="animals",
+        examples=2,
+        method="duplicate",
+        by="alice",
+        when=when,
+    )
+    assert lines[-1] == text("shell.datasets.footer", language, page=1, pages=1)
+    beyond = run_cli("list", "--page", "3", home=home, LANG=lang)
+    assert beyond.returncode == 0 and beyond.stdout.splitlines() == [
+        text("shell.datasets.footer", language, page=3, pages=1)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("args", "shown"),
+    [
+        (("show", str(2**63)), ("DATASET", str(2**63))),
+        (("export", "99999999999999999999999999"), ("DATASET", "99999999999999999999999999")),
+        (("merge", "1", "-5"), ("DATASET", "-5")),
+        (("show", "1", "--page", str(2**64)), ("--page", str(2**64))),
+        (("search", "犬", "--page", "0"), ("--page", "0")),
+        (("list", "--page", "two"), ("--page", "two")),
+    ],
+)
+def test_ids_and_pages_out_of_range_are_refused_without_a_traceback(home, args, shown):
+    result = run_cli(*args, home=home, LANG="C.UTF-8")
+    assert result.returncode == 2 and result.stdout == ""
+    name, value = shown
+    high = 1_000_000 if name == "--page" else 2**63 - 1
+    assert result.stderr.strip() == "kobo datasets: " + text(
+        "shell.not_a_whole_number", "en", name=name, value=value[:40], low=1, high=high
+    )
+
+
+def test_arguments_that_are_not_utf8_are_refused_without_a_traceback(home):
+    undecodable = os.fsdecode(b"\xff\xfe")  # what Python makes of such bytes in argv
+    for args in (("search", undecodable), ("export", "1", "-o", undecodable + ".csv")):
+        result = run_cli(*args, home=home, LANG="C.UTF-8")
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.strip() == "kobo: " + text(
+            "shell.argument_not_utf8", "en", argument="\\xff\\xfe" + args[-1][2:]
+        )
+    assert sorted(p.name for p in home.iterdir()) == ["data", "kobo.sqlite3"]

@@ -77,7 +77,7 @@ async def test_user_text_pings_nobody_and_the_job_owner_is_notified(
     preview = await (
         await fake_discord.invoke(
             "train",
-            {"base_model": "gpt-4o-mini-2024-07-18", "dataset": dataset_id},
+            {"backend": "openai", "base_model": "gpt-4o-mini-2024-07-18", "dataset": dataset_id},
             user=workshop.staff,
         )
     ).wait_response()

@@ -21,6 +21,7 @@ from tests.bot.kobo_process import (
     start_kobo,
     wait_until_serving,
 )
+from tests.ceilings import PROCESS_SECONDS
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.discord.snowflakes import new_snowflake
 
@@ -37,7 +38,7 @@ async def test_signal_stops_everything_cleanly(tmp_path, signum):
             async with http.get(f"http://127.0.0.1:{port}/get_text?number=3") as response:
                 assert await response.read() == b'{"message":"gpt-4o-mini"}'
         process.send_signal(signum)
-        _, err = await asyncio.wait_for(process.communicate(), 30)
+        _, err = await asyncio.wait_for(process.communicate(), PROCESS_SECONDS)
     log = err.decode()
     assert process.returncode == 0, log
     for bad in CLEAN_EXIT_NEVER_SHOWS:
@@ -52,7 +53,7 @@ async def test_signal_stops_everything_cleanly(tmp_path, signum):
 async def test_a_rejected_token_ends_with_one_clear_line(tmp_path):
     async with FakeDiscord() as fake:
         process, _ = await start_kobo(fake, tmp_path, DISCORD_TOKEN="not-the-token")
-        _, err = await asyncio.wait_for(process.communicate(), 30)
+        _, err = await asyncio.wait_for(process.communicate(), PROCESS_SECONDS)
     log = err.decode()
     assert process.returncode == 2, log
     assert "DISCORD_TOKEN was rejected by Discord" in log
@@ -66,7 +67,7 @@ async def test_an_unusable_port_is_named(tmp_path):
             taken.listen()
             port = taken.getsockname()[1]
             process, _ = await start_kobo(fake, tmp_path, DEVICE_API_PORT=str(port))
-            _, err = await asyncio.wait_for(process.communicate(), 30)
+            _, err = await asyncio.wait_for(process.communicate(), PROCESS_SECONDS)
     log = err.decode()
     assert process.returncode == 2, log
     assert "DEVICE_API_PORT" in log and "Traceback" not in log
@@ -76,7 +77,7 @@ async def test_a_file_that_is_not_a_database_ends_at_once_with_one_line(tmp_path
     (tmp_path / "notes.txt").write_text("shopping list: rice, miso, nori\n" * 50)
     async with FakeDiscord() as fake:
         process, _ = await start_kobo(fake, tmp_path, DATABASE_PATH=str(tmp_path / "notes.txt"))
-        _, err = await asyncio.wait_for(process.communicate(), 30)
+        _, err = await asyncio.wait_for(process.communicate(), PROCESS_SECONDS)
     log = err.decode()
     assert process.returncode == 2, log
     [error] = [line for line in log.splitlines() if " ERROR " in line]
@@ -102,7 +103,7 @@ async def test_starts_from_the_shipped_env_example_with_only_the_token_filled_in
         await wait_until_serving(process, port, fake)
         assert await get_text(port, 3) == b'{"message":"gpt-4o-mini"}'
         process.send_signal(signal.SIGTERM)
-        _, err = await asyncio.wait_for(process.communicate(), 30)
+        _, err = await asyncio.wait_for(process.communicate(), PROCESS_SECONDS)
     log = err.decode()
     assert process.returncode == 0, log
     assert (tmp_path / "data" / "kobo.sqlite3").is_file()  # DATABASE_PATH from the file
@@ -121,7 +122,7 @@ async def test_robots_keep_their_models_while_discord_cannot_be_reached(tmp_path
         assert await get_text(port, 3) == b'{"message":"gpt-4o-mini"}'  # still serving
     finally:
         process.send_signal(signal.SIGTERM)
-        _, err = await asyncio.wait_for(process.communicate(), 30)
+        _, err = await asyncio.wait_for(process.communicate(), PROCESS_SECONDS)
     log = "".join(lines) + err.decode()
     assert process.returncode == 0, log
     assert "device API cannot listen" not in log
@@ -145,12 +146,32 @@ async def test_connects_once_discord_comes_back(tmp_path):
             stacks = await (await fake.invoke("stacks", {}, user=child)).wait_response()
             assert stacks.embeds  # the bot answers commands
             process.send_signal(signal.SIGTERM)
-            _, err = await asyncio.wait_for(process.communicate(), 30)
+            _, err = await asyncio.wait_for(process.communicate(), PROCESS_SECONDS)
     finally:
         if process.returncode is None:
             process.kill()
             await process.wait()
     log = "".join(lines) + err.decode()
     assert process.returncode == 0, log
+    for bad in CLEAN_EXIT_NEVER_SHOWS:
+        assert bad not in log, log
+
+
+async def test_without_a_discord_token_kobo_serves_the_robots_and_says_so(tmp_path):
+    # The no-Discord path: .env.example ships DISCORD_TOKEN blank. Nothing may try to reach
+    # Discord: the fake that would answer is never started.
+    shutil.copy(ROOT / ".env.example", tmp_path / ".env")
+    process, port = await start_kobo(
+        free_port(), tmp_path, DISCORD_TOKEN=None, LOCAL_TRAINING="false"
+    )
+    lines: list[str] = []
+    await read_log_until(process, lines, lambda line: "device API on" in line)
+    assert await get_text(port, 3) == b'{"message":"gpt-4o-mini"}'
+    process.send_signal(signal.SIGTERM)
+    _, err = await asyncio.wait_for(process.communicate(), PROCESS_SECONDS)
+    log = "".join(lines) + err.decode()
+    assert process.returncode == 0, log
+    assert "DISCORD_TOKEN is not set: kobo runs without Discord" in log
+    assert "cannot reach Discord" not in log
     for bad in CLEAN_EXIT_NEVER_SHOWS:
         assert bad not in log, log

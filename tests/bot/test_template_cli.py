@@ -12,6 +12,7 @@ import pytest
 from augment.template import template_xlsx
 from i18n import text
 from tests.augment.template_sheets import contents
+from tests.ceilings import PROCESS_SECONDS
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -32,7 +33,7 @@ def run_cli(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess:
         env=environment,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=PROCESS_SECONDS,
     )
 
 
@@ -71,7 +72,11 @@ def test_an_unwritable_place_is_reported_and_the_old_file_kept(tmp_path):
     (tmp_path / "sheet.xlsx").mkdir()  # a folder where the file should go
     result = run_cli("sheet.xlsx", cwd=tmp_path, LANG="C")
     assert result.returncode == 2
-    assert result.stderr.startswith("kobo template: cannot write sheet.xlsx: ")
+    assert result.stderr.startswith("kobo template: OUTPUT sheet.xlsx: not a regular file")
     assert "Traceback" not in result.stderr
     assert (tmp_path / "sheet.xlsx").is_dir()
+    missing = run_cli("gone/sheet.xlsx", cwd=tmp_path, LANG="C")  # no such folder
+    assert missing.returncode == 2
+    assert missing.stderr.startswith("kobo template: cannot write gone/sheet.xlsx: ")
+    assert "Traceback" not in missing.stderr
     assert [p.name for p in tmp_path.iterdir()] == ["sheet.xlsx"]

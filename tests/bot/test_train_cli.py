@@ -3,6 +3,7 @@ the trainer started inside the command and a tiny model."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -15,12 +16,16 @@ from pathlib import Path
 
 import pytest
 
+from finetune.models import default_model_table
 from i18n import text
+from tests.ceilings import PROCESS_SECONDS
 from tests.cogs.training.test_training_e2e import chat_jsonl
+from tests.fakes.openai import FakeOpenAI
 from tests.trainer.tiny_models import base_models_setting, build_tiny_model
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = "tiny"
+OPENAI_BASE = "gpt-4o-mini-2024-07-18"
 
 
 @pytest.fixture(scope="module")
@@ -40,6 +45,7 @@ def environment(tmp_path: Path, tiny_model: Path, **more: str) -> dict[str, str]
         "DATA_DIR": str(tmp_path / "data"),
         "DATABASE_PATH": str(tmp_path / "data" / "kobo.sqlite3"),
         "TRAINER_PORT": "0",
+        "TRAINER_NICENESS": "0",  # not starved by the other tests (tests/conftest.py)
         "LOCAL_BASE_MODELS": base_models_setting(TINY, tiny_model),
         **more,
     }
@@ -111,7 +117,7 @@ def test_bad_data_is_named_by_line_and_ends_with_status_2(tmp_path, tiny_model):
         env=environment(tmp_path, tiny_model, LANG="en_US.UTF-8"),
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=PROCESS_SECONDS,
     )
     assert done.returncode == 2, done.stderr
     assert "bad.jsonl line 4" in done.stderr
@@ -138,9 +144,9 @@ def test_ctrl_c_cancels_the_training(tmp_path, tiny_model):
             if pid is not None or process.poll() is not None:
                 break
             time.sleep(0.1)
-        assert pid is not None, process.communicate(timeout=30)
+        assert pid is not None, process.communicate(timeout=PROCESS_SECONDS)
         process.send_signal(signal.SIGINT)
-        out, err = process.communicate(timeout=60)
+        out, err = process.communicate(timeout=PROCESS_SECONDS)
     finally:
         if process.poll() is None:
             process.kill()
@@ -150,3 +156,74 @@ def test_ctrl_c_cancels_the_training(tmp_path, tiny_model):
     with contextlib.suppress(ProcessLookupError):  # killed with its job, and reaped
         os.kill(pid, 0)
         raise AssertionError(f"training process {pid} outlived the cancel")
+
+
+async def run_train_command(*args: str, env: dict[str, str], cwd: Path) -> tuple[int, str, str]:
+    """The command run as a child process while this test's event loop serves the fake."""
+    process = await asyncio.create_subprocess_exec(
+        *command(*args),
+        cwd=cwd,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), timeout=180)
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()
+
+
+def openai_environment(tmp_path: Path, tiny_model: Path, fake: FakeOpenAI, **more: str):
+    return environment(
+        tmp_path,
+        tiny_model,
+        OPENAI_API_KEY=fake.api_key,
+        OPENAI_BASE_URL=fake.base_url,
+        OPENAI_MAX_RETRIES="0",
+        **more,
+    )
+
+
+async def test_openai_no_longer_offering_fine_tuning_is_said_once_and_leaves_nothing(
+    tmp_path, tiny_model
+):
+    data = tmp_path / "robot.jsonl"
+    data.write_bytes(chat_jsonl(12))
+    async with FakeOpenAI() as fake:
+        fake.fine_tuning_withdrawn = True
+        status, out, err = await run_train_command(
+            str(data),
+            "--backend",
+            "openai",
+            "--base-model",
+            OPENAI_BASE,
+            env=openai_environment(tmp_path, tiny_model, fake, KOBO_LANGUAGE="ja"),
+            cwd=tmp_path,
+        )
+        assert status == 2, err
+        assert [r.status for r in fake.calls("POST", "/v1/fine_tuning/jobs")] == [403]
+        assert fake.calls("DELETE", "/v1/files") and fake.files == {}
+    refusal = text("training.openai.fine_tuning_withdrawn", "ja")
+    assert err.count(refusal) == 1 and "Traceback" not in err
+    assert out == ""
+
+
+async def test_openai_training_from_the_shell_prints_the_model(tmp_path, tiny_model):
+    data = tmp_path / "robot.jsonl"
+    data.write_bytes(chat_jsonl(12))
+    async with FakeOpenAI() as fake:
+        env = openai_environment(tmp_path, tiny_model, fake, LANG="en_US.UTF-8")
+        run = asyncio.create_task(
+            run_train_command(
+                str(data), "--backend", "openai", "--suffix", "robo", env=env, cwd=tmp_path
+            )
+        )
+        await fake.wait_for_request("/v1/fine_tuning/jobs/", within_s=120)  # it follows one
+        (job_id,) = fake.jobs
+        model = fake.succeed(job_id)
+        status, out, err = await run
+    assert status == 0, err
+    assert out == f"{model}\n"
+    created = fake.calls("POST", "/v1/fine_tuning/jobs")[0].body
+    assert created["model"] == next(iter(default_model_table()))  # the table's first
+    assert created["suffix"] == "robo"
+    assert "on OpenAI: 12 examples × 8 epochs" in err

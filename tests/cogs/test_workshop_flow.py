@@ -117,7 +117,7 @@ async def test_the_whole_workshop_reads_in_the_volunteers_language(
     dataset_name = f"{stem}-duplicate"
     suggested = await fake_discord.autocomplete(
         "train",
-        {"base_model": BASE, "dataset": ""},
+        {"backend": "openai", "base_model": BASE, "dataset": ""},
         focused="dataset",
         user=staff,
         locale=locale,
@@ -126,7 +126,9 @@ async def test_the_whole_workshop_reads_in_the_volunteers_language(
         {"name": t("training.choice.dataset", id=1, name=dataset_name, count=24), "value": 1}
     ]
     seen += [choice["name"] for choice in suggested]
-    preview = await (await command("train", {"base_model": BASE, "dataset": 1})).wait_response()
+    preview = await (
+        await command("train", {"backend": "openai", "base_model": BASE, "dataset": 1})
+    ).wait_response()
     source = t("training.source.dataset", id=1, name=discord.utils.escape_markdown(dataset_name))
     embed = preview.embeds[0]
     assert embed["title"] == t("training.preview.title", source=source)

@@ -16,6 +16,7 @@ import pytest
 
 from config import Settings
 from tests.bot.kobo_process import get_text, start_kobo, wait_until_serving
+from tests.ceilings import PROCESS_SECONDS
 from tests.fakes.discord import FakeDiscord
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,7 +39,7 @@ def run_augment(tmp_path: Path) -> subprocess.CompletedProcess:
         env=environment(),
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=PROCESS_SECONDS,
     )
 
 
@@ -60,7 +61,7 @@ async def start_device_api(
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.PIPE,
     )
-    while raw := await asyncio.wait_for(process.stderr.readline(), 30):
+    while raw := await asyncio.wait_for(process.stderr.readline(), PROCESS_SECONDS):
         log.append(raw.decode())
         if found := re.search(rb"listening on http://127\.0\.0\.1:(\d+)", raw):
             return process, int(found.group(1))
@@ -80,7 +81,7 @@ async def test_device_api_reads_a_notepad_env_file(tmp_path, encoding):
     finally:
         if process.returncode is None:
             process.send_signal(signal.SIGTERM)
-        await asyncio.wait_for(process.communicate(), 30)
+        await asyncio.wait_for(process.communicate(), PROCESS_SECONDS)
     assert process.returncode == 0
 
 
@@ -113,14 +114,14 @@ async def test_the_bot_reads_a_shift_jis_staff_role(tmp_path):
             assert await get_text(port, 3) == b'{"message":"gpt-4.1-nano"}'
         finally:
             process.send_signal(signal.SIGTERM)
-            _, err = await asyncio.wait_for(process.communicate(), 30)
+            _, err = await asyncio.wait_for(process.communicate(), PROCESS_SECONDS)
     assert process.returncode == 0, err.decode()
 
 
 async def run_bot(tmp_path: Path) -> tuple[int, str]:
     async with FakeDiscord() as fake:
         process, _ = await start_kobo(fake, tmp_path)
-        _, err = await asyncio.wait_for(process.communicate(), 30)
+        _, err = await asyncio.wait_for(process.communicate(), PROCESS_SECONDS)
     return process.returncode, err.decode()
 
 
@@ -129,7 +130,7 @@ async def run_device_api(tmp_path: Path) -> tuple[int, str]:
     process, port = await start_device_api(tmp_path, log)
     if port is not None:
         process.send_signal(signal.SIGTERM)
-    _, err = await asyncio.wait_for(process.communicate(), 30)
+    _, err = await asyncio.wait_for(process.communicate(), PROCESS_SECONDS)
     return process.returncode, "".join(log) + err.decode()
 
 

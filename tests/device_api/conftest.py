@@ -15,9 +15,11 @@ from config.settings import DeviceApiSettings
 from device_api.server import bound_addresses, start_device_api, stop_device_api
 from storage.assignments import AssignmentRepository
 from storage.database import Database
+from tests.openapi.clients import checked_session
 
 DEFAULT_MODEL = "gpt-4.1-nano-2025-04-14"
 STAFF = {"by_id": "1001", "by_name": "Aiko"}
+HANG_CEILING = 120  # seconds
 
 
 @dataclass
@@ -83,5 +85,8 @@ async def serve(db: Database) -> AsyncIterator[Callable[..., Awaitable[RunningAp
 
 @pytest.fixture
 async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
+    # Only bounds a hang: a robot's first sentence to a local model starts the llama.cpp engine,
+    # which can take tens of seconds on a busy machine.
+    # What it reads under /v1 is checked against OpenAI's schema (tests/openapi).
+    async with checked_session(timeout=aiohttp.ClientTimeout(total=HANG_CEILING)) as session:
         yield session

@@ -28,6 +28,7 @@ from tests.device_api.conftest import STAFF, RunningApi
 from tests.fakes.openai import FakeOpenAI
 from tests.gateway import stackchan_ex
 from tests.gateway.stackchan_ex import arduinojson_bytes, say
+from tests.openapi.clients import openai_client
 
 FINE_TUNE = "ft:gpt-4o-mini-2024-07-18:acme:stack4:AbC123"
 OTHER = "gpt-4.1-mini"
@@ -136,9 +137,7 @@ async def test_the_openai_sdk_works_against_kobo_streaming_and_not(
 ):
     api = await gateway_api()
     await repo.assign(7, FINE_TUNE, **STAFF)
-    client = openai.AsyncOpenAI(
-        base_url=f"{api.url}/v1", api_key=(await keys.issue(7, **STAFF)).key, max_retries=0
-    )
+    client = openai_client(f"{api.url}/v1", (await keys.issue(7, **STAFF)).key, max_retries=0)
     async with client:
         completion = await client.chat.completions.create(
             model="whatever-the-robot-says", messages=[{"role": "user", "content": "hi"}]
@@ -195,7 +194,7 @@ async def test_more_robots_than_the_limit_get_429_with_retry_after_never_a_hang(
     gateway_api, keys, fake_openai, http
 ):
     api = await gateway_api(gateway_max_concurrent=1, gateway_max_queued=0)
-    fake_openai.delay_next(1, 1.0, path_prefix="/v1/chat")
+    in_flight = fake_openai.hold_next(1, path_prefix="/v1/chat")
     one, two = (await keys.issue(1, **STAFF)).key, (await keys.issue(2, **STAFF)).key
 
     first = asyncio.create_task(say(http, chat_url(api), one, HELLO))
@@ -211,6 +210,7 @@ async def test_more_robots_than_the_limit_get_429_with_retry_after_never_a_hang(
         assert int(response.headers["Retry-After"]) >= 1
         error = (await response.json())["error"]
         assert error["type"] == "rate_limit_exceeded"
+    in_flight.set()
     assert (await first).status == 200
 
 
@@ -228,7 +228,7 @@ async def test_a_slow_upstream_gives_an_openai_shaped_504(gateway_api, keys, fak
     api = await gateway_api(gateway_upstream_timeout_seconds=0.3)
     fake_openai.delay_next(1, 3.0, path_prefix="/v1/chat")
     robot_key = (await keys.issue(4, **STAFF)).key
-    client = openai.AsyncOpenAI(base_url=f"{api.url}/v1", api_key=robot_key, max_retries=0)
+    client = openai_client(f"{api.url}/v1", robot_key, max_retries=0)
     async with client:
         with pytest.raises(openai.APIStatusError) as raised:
             await client.chat.completions.create(model="x", messages=HELLO)

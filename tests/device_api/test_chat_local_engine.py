@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 
-import openai
 import pytest
 from pydantic import SecretStr
 
@@ -18,6 +17,7 @@ from tests.device_api.conftest import STAFF
 from tests.fakes.openai import FakeOpenAI
 from tests.gateway import stackchan_ex
 from tests.gateway.stackchan_ex import say
+from tests.openapi.clients import openai_client
 
 HELLO = [{"role": "user", "content": "hello robot"}]
 
@@ -67,7 +67,7 @@ async def test_a_robot_talks_to_its_local_fine_tune_on_the_real_engine(
     assert (await say(http, url, robot_key, HELLO)).spoken == first.spoken
 
     # The openai SDK, streaming, gets the same greedy answer.
-    client = openai.AsyncOpenAI(base_url=f"{api.url}/v1", api_key=robot_key, max_retries=0)
+    client = openai_client(f"{api.url}/v1", robot_key, max_retries=0)
     async with client:
         stream = await client.chat.completions.create(model="anything", messages=HELLO, stream=True)
         chunks = [chunk async for chunk in stream]

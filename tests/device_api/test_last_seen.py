@@ -28,7 +28,7 @@ async def test_sightings_are_written_periodically(make_settings, db, serve, http
     api = await serve(create_app(make_settings(last_seen_flush_seconds=0.2), db=db))
 
     await _boot(http, api, 4, 5)
-    for _ in range(100):
+    for _ in range(1200):  # a ceiling for a hang (60 s): the first flush comes in 0.2 s
         seen = await _seen(db)
         if len(seen) == 2:
             break

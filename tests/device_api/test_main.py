@@ -15,6 +15,7 @@ import pytest
 
 from storage.assignments import AssignmentRepository
 from storage.database import Database
+from tests.ceilings import PROCESS_SECONDS
 from tests.device_api.conftest import STAFF
 from tests.device_api.firmware import firmware_get, firmware_model_name
 
@@ -62,9 +63,9 @@ async def _start(tmp_path: Path, **settings: str) -> tuple[asyncio.subprocess.Pr
         stderr=asyncio.subprocess.PIPE,
     )
     lines: list[str] = []
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + PROCESS_SECONDS
     while time.monotonic() < deadline:
-        raw = await asyncio.wait_for(process.stderr.readline(), timeout=20)
+        raw = await asyncio.wait_for(process.stderr.readline(), timeout=PROCESS_SECONDS)
         if not raw:
             break
         lines.append(raw.decode())
@@ -77,9 +78,9 @@ async def _start(tmp_path: Path, **settings: str) -> tuple[asyncio.subprocess.Pr
 
 
 async def _finish(process: asyncio.subprocess.Process, lines: list[str]) -> int:
-    rest = await asyncio.wait_for(process.stderr.read(), timeout=20)
+    rest = await asyncio.wait_for(process.stderr.read(), timeout=PROCESS_SECONDS)
     lines.extend(rest.decode().splitlines(keepends=True))
-    return await asyncio.wait_for(process.wait(), timeout=20)
+    return await asyncio.wait_for(process.wait(), timeout=PROCESS_SECONDS)
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
@@ -94,7 +95,7 @@ async def test_serves_and_stops_cleanly_writing_last_seen(tmp_path, signum):
         bot_db = await Database.open(tmp_path / "kobo.sqlite3")
         try:
             await AssignmentRepository(bot_db).assign(3, "ft:gpt-4o-mini:acme:s3:Z3", **STAFF)
-            deadline = time.monotonic() + 3
+            deadline = time.monotonic() + 30  # a ceiling: the check comes every 1 s
             while time.monotonic() < deadline:
                 _, _, body = await firmware_get("127.0.0.1", port, "/get_text?number=3")
                 if firmware_model_name(body) == "ft:gpt-4o-mini:acme:s3:Z3":
@@ -140,7 +141,7 @@ async def test_bad_setting_exits_2_with_one_line(tmp_path, setting, value, named
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
-    stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=20)
+    stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=PROCESS_SECONDS)
 
     assert process.returncode == 2
     assert stdout == b""
@@ -164,7 +165,7 @@ async def test_busy_port_exits_2_with_one_line(tmp_path):
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
         )
-        _, stderr = await asyncio.wait_for(process.communicate(), timeout=20)
+        _, stderr = await asyncio.wait_for(process.communicate(), timeout=PROCESS_SECONDS)
 
     assert process.returncode == 2
     [line] = stderr.decode().splitlines()
@@ -189,7 +190,7 @@ async def test_unusable_database_path_exits_2_with_one_line(tmp_path, kind):
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
-    _, stderr = await asyncio.wait_for(process.communicate(), timeout=20)
+    _, stderr = await asyncio.wait_for(process.communicate(), timeout=PROCESS_SECONDS)
 
     assert process.returncode == 2
     [line] = stderr.decode().splitlines()

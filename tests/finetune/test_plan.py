@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from finetune.local_models import parse_local_models
+from finetune.local_models import LocalServing, parse_local_models
 from finetune.models import ModelSpec, ModelTable, default_model_table
 from finetune.plan import (
     TimeEstimate,
@@ -14,7 +14,8 @@ from finetune.plan import (
     suffix_problem,
 )
 from finetune.tokens import count_example_tokens
-from i18n import msg
+from gateway.export import base_gguf_folder
+from i18n import msg, text
 from tests.finetune.conftest import MODEL, training_jsonl
 
 
@@ -302,3 +303,64 @@ def test_a_base_model_without_a_throughput_yet_is_offered_without_a_time():
         models=local_models(kobo_chars_per_second=None),
     )
     assert plan.ok and plan.estimate.seconds is None and plan.estimate.epochs == 2
+
+
+@pytest.mark.parametrize("language", ["en", "ja"])
+def test_a_first_run_shows_the_one_time_conversion_and_gguf_export(tmp_path, language):
+    """The packaged Gemma is converted (fp32) before its first training, and its GGUF is
+    exported before its first fine-tune answers a robot here: both are named, once."""
+    serving = LocalServing(tmp_path / "models", "q8_0")
+    entry = {**TINY_ENTRY, "kobo_source": "/srv/tiny", "kobo_base_conversion_bytes": 1_080_000_000}
+    models = serving.with_export_bytes(parse_local_models([entry]))
+
+    def estimate(**params):
+        return prepare_plan(
+            training_jsonl(12),
+            training_filename="train.jsonl",
+            params=TrainingParams("tiny", backend="local", **params),
+            models=models,
+        ).estimate
+
+    first = estimate()
+    export = 270_000_000 * 34 // 32  # q8_0: 34 bytes per 32 weights, about 287 MB
+    assert (first.conversion_bytes, first.export_bytes) == (1_080_000_000, export)
+    assert first.first_use_bytes == 1_080_000_000 + export
+    said = first.first_use_message("1.4 GB").render(language)
+    assert said == text(
+        "training.preview.first_use",
+        language,
+        size="1.4 GB",
+        what=text("training.preview.first_use_both", language),
+    )
+    # A full fine-tune is exported whole, not on its base: no base GGUF to count.
+    assert estimate(full_fine_tune=True).export_bytes is None
+
+    exported = base_gguf_folder(tmp_path / "models", "tiny", "/srv/tiny")
+    exported.mkdir(parents=True)
+    (exported / "model-q8_0.gguf").write_bytes(b"GGUF")
+    done = serving.with_export_bytes(
+        parse_local_models([{**entry, "kobo_base_conversion_bytes": None}])
+    )
+    later = prepare_plan(
+        training_jsonl(12),
+        training_filename="train.jsonl",
+        params=TrainingParams("tiny", backend="local"),
+        models=done,
+    ).estimate
+    assert later.first_use_bytes is None and later.first_use_message("0 MB") is None
+    # Another GGUF type is another export.
+    f16 = LocalServing(tmp_path / "models", "f16").with_export_bytes(parse_local_models([entry]))
+    assert f16["tiny"].export_bytes == 270_000_000 * 2
+
+
+def test_a_measured_speed_says_how_many_runs_it_is_the_median_of():
+    models = local_models(kobo_throughput_measured=True, kobo_throughput_runs=3)
+    plan = prepare_plan(
+        training_jsonl(12),
+        training_filename="train.jsonl",
+        params=TrainingParams("tiny", backend="local"),
+        models=models,
+    )
+    assert plan.estimate.throughput_runs == 3
+    assert plan.estimate.basis_message() == msg("training.preview.throughput_measured", runs=3)
+    assert "3" in plan.estimate.basis_message().render("ja")

@@ -292,11 +292,12 @@ async def test_bursts_of_errors_leave_the_job_running_and_the_notice_still_comes
 async def test_timeouts_are_retried_next_tick(
     db: Database, fake: FakeOpenAI, sink, make_plan, clock
 ):
-    sdk = AsyncOpenAI(api_key=fake.api_key, base_url=fake.base_url, max_retries=0, timeout=0.2)
+    # 2 s: far beyond what the fake takes to answer, even on a busy machine.
+    sdk = AsyncOpenAI(api_key=fake.api_key, base_url=fake.base_url, max_retries=0, timeout=2.0)
     service = FineTuneService(sdk, db, clock=clock)
     job_id = await start_job(service, make_plan)
     fake.advance(job_id, "running")
-    fake.delay_next(1, 0.5)
+    fake.hold_next(1)  # never answered: the client gives up
     poller = poller_for(service, sink)
     await poller.tick()
     assert sink.messages == {}
@@ -397,7 +398,7 @@ async def test_the_scheduler_job_runs_ticks_one_at_a_time(
     assert (job.max_instances, job.coalesce) == (1, True)
     scheduler.start()
     try:
-        for _ in range(200):
+        for _ in range(6000):  # a ceiling for a hang (60 s): the first tick comes in 0.05 s
             if sink.messages:
                 break
             await asyncio.sleep(0.01)
@@ -493,7 +494,7 @@ async def test_slow_polls_are_not_overlapped_nor_logged_as_skipped_runs(
     with caplog.at_level(logging.DEBUG, logger="apscheduler"):
         scheduler.start()
         try:
-            for _ in range(500):
+            for _ in range(6000):  # a ceiling for a hang: 60 s, for three ticks of ~0.6 s
                 if len(fake.calls("GET", f"/v1/fine_tuning/jobs/{job_id}/events")) >= 3:
                     break
                 await asyncio.sleep(0.01)

@@ -132,6 +132,48 @@ async def test_openai_refusing_the_job_explains_why_and_removes_the_upload(
     assert await service.list_jobs() == []
 
 
+async def test_openai_no_longer_offering_fine_tuning_says_so_and_leaves_nothing(
+    service, fake: FakeOpenAI, make_plan
+):
+    """OpenAI's self-serve wind-down: jobs.create answers 403 for an organisation whose key
+    works for everything else. One message says why and how to train locally; the uploads are
+    deleted; the key is not taken for rejected, so OpenAI jobs already running are followed."""
+    from finetune.models import default_model_table
+    from finetune.plan import TrainingParams, prepare_plan
+
+    fake.fine_tuning_withdrawn = True
+    validation = training_jsonl(10)
+    plan = prepare_plan(
+        training_jsonl(),
+        training_filename="train.jsonl",
+        params=TrainingParams(MODEL),
+        models=default_model_table(),
+        validation=validation,
+    )
+    with pytest.raises(FineTuningUnavailable) as refused:
+        await service.start(
+            plan, training_jsonl(), "train.jsonl", "1", "2", "3", validation_bytes=validation
+        )
+
+    assert [r.status for r in fake.calls("POST", "/v1/fine_tuning/jobs")] == [403]
+    assert len(fake.calls("DELETE", "/v1/files")) == 2 and fake.files == {}
+    assert await service.list_jobs() == []
+    english, japanese = str(refused.value), refused.value.render("ja")
+    assert "OpenAI no longer offers fine-tuning to this organisation" in english
+    assert "2027-01-06" in english and "/train backend:local" in english
+    assert "OpenAI はこの組織にファインチューニングを提供しなくなりました" in japanese
+    assert "2027-01-06" in japanese and "/train backend:local" in japanese
+    assert service.backend("openai").available
+
+
+def test_the_default_backend_is_the_local_trainer(db: Database, client):
+    trainer = make_openai_client("kobo-local-trainer", base_url="http://127.0.0.1:9/v1")
+    assert FineTuneService(client, db, local_client=trainer).default_backend == "local"
+    assert FineTuneService(None, db, local_client=None).default_backend == "local"
+    # Local training set off, an OpenAI key set: OpenAI is all there is.
+    assert FineTuneService(client, db, local_client=None).default_backend == "openai"
+
+
 async def test_cancel_through_kobo_records_who_and_queues_a_cancelled_notice(
     service, fake: FakeOpenAI, make_plan
 ):
@@ -201,7 +243,8 @@ async def test_missing_key_keeps_the_service_usable_for_lookups_only(db: Databas
         FineTuningUnavailable, match=r"set OPENAI_API_KEY in the environment or \.env"
     ):
         await start(service, make_plan())
-    with pytest.raises(FineTuningUnavailable, match="OPENAI_API_KEY"):
+    # A job kobo does not know is refused for the default backend: the local trainer, off too.
+    with pytest.raises(FineTuningUnavailable, match="LOCAL_TRAINING"):
         await service.cancel("ftjob-x", by="1")
     assert await service.list_jobs() == []
     assert await service.succeeded_models() == []
@@ -289,5 +332,5 @@ async def test_errors_are_messages_in_both_languages(service, fake: FakeOpenAI, 
     )
     without_key = FineTuneService(None, service.repository._db)
     with pytest.raises(FineTuningUnavailable) as raised:
-        await without_key.cancel("ftjob-x", by="1")
+        await without_key.start(make_plan(), training_jsonl(), "train.jsonl", "1", "2", "3")
     assert "`OPENAI_API_KEY`" in raised.value.render("ja")

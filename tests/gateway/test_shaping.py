@@ -9,6 +9,7 @@ import pytest
 from gateway.errors import BadChatRequest, Overloaded, UpstreamTimeout
 from gateway.shaping import (
     ChatPolicy,
+    TextBudget,
     compact_answer,
     fit_body,
     local_body,
@@ -52,7 +53,8 @@ def test_the_answer_keeps_only_what_clients_read_under_kobos_model_name():
         "choices": [
             {
                 "index": 0,
-                "message": {"role": "assistant", "content": "やあ"},
+                "message": {"role": "assistant", "content": "やあ", "refusal": None},
+                "logprobs": None,
                 "finish_reason": "stop",
             }
         ],
@@ -65,7 +67,12 @@ def test_a_function_call_is_passed_on_for_the_firmware_to_run():
     message = compact_answer(upstream_answer(None, function_call=call), "gpt-4o")["choices"][0][
         "message"
     ]
-    assert message == {"role": "assistant", "content": None, "function_call": call}
+    assert message == {
+        "role": "assistant",
+        "content": None,
+        "refusal": None,
+        "function_call": call,
+    }
 
 
 @pytest.mark.parametrize("content", ["あ" * 500, 'say "hi"\n' * 100, "a" * 2000])
@@ -182,3 +189,38 @@ def test_errors_read_in_both_languages(language):
     )
     assert slow.status == 504
     assert slow.body()["error"]["message"] == slow.render("en")
+
+
+def test_calls_that_do_not_fit_are_left_out_whole_last_first():
+    calls = [
+        {"id": f"call_{i}", "type": "function", "function": {"name": "t", "arguments": "x" * 200}}
+        for i in range(4)
+    ]
+    answer = compact_answer(upstream_answer("はい" * 100, tool_calls=calls), "gpt-4o")
+    body = fit_body(answer, 1000)
+    assert len(body) <= 1000
+    message = json.loads(body)["choices"][0]["message"]
+    assert message["tool_calls"] == calls[:2]  # the two that fit, whole
+    assert ("はい" * 100).startswith(message["content"])  # and as much text as fits beside them
+    assert json.loads(body)["choices"][0]["finish_reason"] == "length"
+
+
+def test_a_streamed_answers_text_is_cut_at_a_character_within_the_budget():
+    budget = TextBudget(10)
+    pieces = []
+    for said in ("あいう", "えお"):  # 9 bytes, then 6
+        piece = {"choices": [{"index": 0, "delta": {"content": said}, "finish_reason": None}]}
+        budget.take(piece)
+        pieces.append(piece["choices"][0])
+    assert [p["delta"]["content"] for p in pieces] == ["あいう", ""]
+    assert [p["finish_reason"] for p in pieces] == [None, "length"]
+
+
+def test_openai_is_not_asked_for_what_kobo_would_throw_away():
+    request = {"messages": [], "logprobs": True, "top_logprobs": 20, "modalities": ["audio"]}
+    assert set(openai_body(request, "gpt-4o", POLICY)) == {
+        "messages",
+        "model",
+        "max_completion_tokens",
+        "temperature",
+    }

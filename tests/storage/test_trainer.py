@@ -117,7 +117,7 @@ async def test_success_registers_its_result_file_in_the_same_transaction(repo):
         files=[result],
     )
     assert await repo.get_file(result.id) == result
-    assert (await repo.last_throughput("tiny")).chars_per_second == 120.0
+    assert [t.chars_per_second for t in await repo.recent_throughputs("tiny", 5)] == [120.0]
     assert [m.name for m in await repo.finished_models()] == [f"ft:tiny:kobo::{'a' * 8}"]
 
 

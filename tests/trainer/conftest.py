@@ -1,4 +1,4 @@
-"""Fixtures for the trainer tests: a tiny base model folder built once per session."""
+"""Fixtures for the trainer tests: a tiny base model folder built once per test run."""
 
 from __future__ import annotations
 
@@ -7,12 +7,15 @@ from pathlib import Path
 import pytest
 import torch
 
+from tests.built_once import built_once
 from tests.trainer.tiny_models import build_tiny_model
 
 
 @pytest.fixture(scope="session")
 def tiny_base(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_tiny_model(tmp_path_factory.mktemp("tiny-base") / "model")
+    return built_once(
+        tmp_path_factory, "tiny-base", lambda folder: build_tiny_model(folder / "model")
+    )
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from openai.types.fine_tuning import FineTuningJob
 from pydantic import SecretStr
 
 from config.settings import TrainerSettings
+from tests.openapi.clients import openai_client
 from tests.trainer.jobs import chat_examples
 from tests.trainer.tiny_models import base_models_setting
 
@@ -37,7 +38,8 @@ def trainer_settings(tmp_path: Path, tiny_base: Path, **overrides: Any) -> Train
 
 
 def client_for(url: str, token: str = TOKEN) -> AsyncOpenAI:
-    return AsyncOpenAI(base_url=f"{url}/v1", api_key=token, max_retries=0, timeout=30)
+    """The real SDK; every answer is checked against OpenAI's schema (tests/openapi)."""
+    return openai_client(f"{url}/v1", token, max_retries=0, timeout=30)
 
 
 def jsonl(examples: list[dict[str, Any]]) -> bytes:

@@ -18,6 +18,7 @@ from config.settings import TrainerSettings
 from finetune.results import decode_result_file, parse_metrics_csv
 from robots.model_ids import validate_model_id
 from storage.database import Database
+from tests.openapi.clients import checked_session
 from tests.trainer.jobs import chat_examples
 from tests.trainer.service import (
     TINY,
@@ -206,7 +207,7 @@ async def test_without_the_right_token_every_request_is_refused(trainer: Trainer
         async with client_for(trainer.url, token) as client:
             with pytest.raises(openai.AuthenticationError, match="Incorrect API key"):
                 await client.fine_tuning.jobs.list()
-    async with aiohttp.ClientSession() as session:
+    async with checked_session() as session:
         for path in ("/v1/models", "/v1/no-such-path"):
             async with session.get(trainer.url + path) as response:
                 assert response.status == 401
@@ -247,7 +248,7 @@ async def test_an_upload_over_the_limit_is_refused_and_leaves_nothing(
 
 async def test_malformed_uploads_get_openai_errors(trainer: TrainerHandle, client: AsyncOpenAI):
     headers = {"Authorization": f"Bearer {TOKEN}"}
-    async with aiohttp.ClientSession(headers=headers) as session:
+    async with checked_session(headers=headers) as session:
         broken = b"--xyz\r\nContent-Disposition: form-data; name=file; filename=a\r\n\r\nabc"
         async with session.post(
             trainer.url + "/v1/files",

@@ -68,7 +68,7 @@ def test_the_test_helper_setting_loads(tmp_path: Path):
     [
         ({"new": {"licence": "MIT"}}, "model 'new': field 'source' is required for a new model"),
         (
-            {"x": {"source": "relative/../path/x"}},
+            {"x": {"source": " "}},
             "model 'x': field 'source' must be a Hugging Face id",
         ),
         ({"x": {"source": "/m", "parameters": -3}}, "model 'x': field 'parameters' must be"),

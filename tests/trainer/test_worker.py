@@ -14,6 +14,7 @@ from peft import PeftModel
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from finetune.results import parse_metrics_csv
+from tests.ceilings import PROCESS_SECONDS
 from tests.trainer.jobs import (
     SYSTEM,
     chat_examples,
@@ -195,7 +196,7 @@ def test_the_worker_dies_when_the_runner_closes_its_stdin(tiny_base: Path, tmp_p
     try:
         wait_for_line(process, spec.parent, "metrics")
         process.stdin.close()  # what the OS does when the runner dies
-        process.wait(timeout=20)
+        process.wait(timeout=PROCESS_SECONDS)
     finally:
         process.kill()
         process.wait(timeout=30)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 
-import aiohttp
 import pytest
 
 from bot.app import KoboApp
@@ -13,6 +12,7 @@ from i18n import text
 from tests.conftest import DISCORD_LOCALES, Workshop, following, show_every_command_to_everyone
 from tests.fakes.discord import FakeDiscord
 from tests.gateway import stackchan_ex
+from tests.openapi.clients import checked_session
 
 FINE_TUNE = "ft:gpt-4o-mini-2024-07-18:acme:stack4:AbC123"
 KEY = re.compile(r'aiservice: "(kobo-\d+-[A-Za-z0-9_-]+)"')
@@ -61,7 +61,7 @@ async def test_robot_key_gives_the_sd_card_lines_once_and_the_key_works(
     stored = await kobo.db.fetchall("SELECT * FROM robot_keys")
     assert key not in repr([dict(row) for row in stored])
 
-    async with aiohttp.ClientSession() as http:
+    async with checked_session() as http:
         said = await stackchan_ex.say(http, chat_url(kobo), key, HELLO)
     assert said.spoken == f"{FINE_TUNE} heard: こんにちは"
     assert fake_openai.calls("POST", "/v1/chat")[-1].authorization == (
@@ -88,7 +88,7 @@ async def test_a_new_key_replaces_the_old_and_revoking_stops_the_robot(
     assert revoked.ephemeral
     assert revoked.content == text("gateway.key.revoked", language, stack_id=4)
 
-    async with aiohttp.ClientSession() as http:
+    async with checked_session() as http:
         for key in (old, new):
             said = await stackchan_ex.say(http, chat_url(kobo), key, HELLO)
             assert said.status == 401
@@ -124,7 +124,7 @@ async def test_stacks_shows_each_robots_chats_tokens_and_failures(
     kobo, fake_discord, workshop, fake_openai, language
 ):
     key = KEY.search((await robot_key(fake_discord, workshop, 4, language)).content).group(1)
-    async with aiohttp.ClientSession() as http:
+    async with checked_session() as http:
         await stackchan_ex.say(http, chat_url(kobo), key, HELLO)
         fake_openai.fail_next(1, 500, path_prefix="/v1/chat")
         await stackchan_ex.say(http, chat_url(kobo), key, HELLO)

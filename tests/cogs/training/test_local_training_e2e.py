@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.quantities import duration
+from bot.quantities import byte_size, duration
+from gateway.export import base_gguf_folder
 from i18n import text
 from tests.cogs.training.test_training_e2e import (
     button,
@@ -72,6 +73,24 @@ def local_options(fake: FakeDiscord, **more) -> dict:
     }
 
 
+async def test_train_without_a_backend_trains_here_even_with_an_openai_key(
+    fake_discord, workshop, kobo_settings, fake_openai
+):
+    """Local first: OpenAI is used only when asked for (backend:openai)."""
+    async with kobo_process(fake_discord, following(kobo_settings, fake_openai)):
+        choices = await fake_discord.autocomplete(
+            "train", {"base_model": ""}, focused="base_model", user=workshop.staff
+        )
+        assert TINY in {c["value"] for c in choices}
+        assert not any(c["value"].startswith("gpt-") for c in choices)
+        options = local_options(fake_discord)
+        del options["backend"]
+        preview = await preview_of(fake_discord, workshop, options)
+        assert text("training.field.estimated_time", "en") in preview.text
+        assert "$" not in preview.text
+    assert not fake_openai.requests
+
+
 async def test_the_local_preview_shows_time_memory_and_disk_not_dollars(
     kobo, fake_discord, workshop, language
 ):
@@ -92,6 +111,22 @@ async def test_the_local_preview_shows_time_memory_and_disk_not_dollars(
     assert text("training.field.estimated_cost", language) not in preview.text
     assert "$" not in preview.text
     assert text("training.button.start", language) in [b["label"] for b in preview.buttons]
+    # No robot has been answered from a tiny fine-tune yet: its base's GGUF is still to come.
+    first_use = text(
+        "training.preview.first_use",
+        language,
+        size=byte_size(60_000 * 34 // 32),
+        what=text("training.preview.first_use_export", language),
+    )
+    assert first_use in preview.text
+
+    source = str(kobo.trainer.runner.base_models[TINY].source)
+    exported = base_gguf_folder(Path(kobo.settings.data_dir) / "models", TINY, source)
+    exported.mkdir(parents=True)
+    (exported / "model-q8_0.gguf").write_bytes(b"GGUF")
+    again = await preview_of(fake_discord, workshop, local_options(fake_discord), locale)
+    assert text("training.field.needs", language) in again.text
+    assert first_use not in again.text
 
 
 async def test_local_training_from_start_to_assign(japanese_server, kobo, fake_discord, workshop):

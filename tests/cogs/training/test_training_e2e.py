@@ -50,6 +50,7 @@ def button(message, label: str) -> str:
 async def start_training(fake: FakeDiscord, workshop, options: dict | None = None) -> str:
     """Staff run /train and press Start; returns the new job's id."""
     options = options or {
+        "backend": "openai",
         "base_model": BASE,
         "file": fake.attachment("robot.jsonl", chat_jsonl()),
         "suffix": "kobo",
@@ -66,7 +67,11 @@ async def start_training(fake: FakeDiscord, workshop, options: dict | None = Non
 async def test_train_preview_start_and_completion_notice(kobo, fake_discord, fake_openai, workshop):
     interaction = await fake_discord.invoke(
         "train",
-        {"base_model": BASE, "file": fake_discord.attachment("robot.jsonl", chat_jsonl())},
+        {
+            "backend": "openai",
+            "base_model": BASE,
+            "file": fake_discord.attachment("robot.jsonl", chat_jsonl()),
+        },
         user=workshop.staff,
     )
     preview = await interaction.wait_response()
@@ -136,7 +141,11 @@ async def test_bad_data_is_reported_by_line_and_cannot_be_started(
     reply = await (
         await fake_discord.invoke(
             "train",
-            {"base_model": BASE, "file": fake_discord.attachment("bad.jsonl", data)},
+            {
+                "backend": "openai",
+                "base_model": BASE,
+                "file": fake_discord.attachment("bad.jsonl", data),
+            },
             user=workshop.staff,
         )
     ).wait_response()
@@ -159,7 +168,11 @@ async def test_lines_that_are_not_strict_json_are_reported_by_line_not_as_a_cras
     reply = await (
         await fake_discord.invoke(
             "train",
-            {"base_model": BASE, "file": fake_discord.attachment("odd.jsonl", data)},
+            {
+                "backend": "openai",
+                "base_model": BASE,
+                "file": fake_discord.attachment("odd.jsonl", data),
+            },
             user=workshop.staff,
         )
     ).wait_response()
@@ -175,6 +188,7 @@ async def test_a_byte_order_mark_is_left_out_of_the_upload(
 ):
     data = chat_jsonl()
     options = {
+        "backend": "openai",
         "base_model": BASE,
         "file": fake_discord.attachment("excel.jsonl", b"\xef\xbb\xbf" + data),
     }
@@ -194,10 +208,15 @@ async def test_a_stored_dataset_trains_by_id(kobo, fake_discord, fake_openai, wo
         by_name="alice",
     )
     choices = await fake_discord.autocomplete(
-        "train", {"base_model": BASE, "dataset": ""}, focused="dataset", user=workshop.staff
+        "train",
+        {"backend": "openai", "base_model": BASE, "dataset": ""},
+        focused="dataset",
+        user=workshop.staff,
     )
     assert choices == [{"name": "#1 robot-bert (20 examples)", "value": 1}]
-    job_id = await start_training(fake_discord, workshop, {"base_model": BASE, "dataset": 1})
+    job_id = await start_training(
+        fake_discord, workshop, {"backend": "openai", "base_model": BASE, "dataset": 1}
+    )
     training_file = fake_openai.jobs[job_id].data["training_file"]
     assert fake_openai.files[training_file]["purpose"] == "fine-tune"
     assert fake_openai.file_contents[training_file] == chat_jsonl(20)
@@ -213,7 +232,11 @@ async def test_without_a_key_train_says_which_setting_to_fill(
             reply = await (
                 await fake_discord.invoke(
                     "train",
-                    {"base_model": BASE, "file": fake_discord.attachment("a.jsonl", b"{}")},
+                    {
+                        "backend": "openai",
+                        "base_model": BASE,
+                        "file": fake_discord.attachment("a.jsonl", b"{}"),
+                    },
                     user=workshop.staff,
                 )
             ).wait_response()
@@ -315,7 +338,7 @@ async def test_a_deleted_channel_drops_the_notice_but_the_job_is_recorded(
     job_id = await start_training(fake_discord, workshop)
     fake_discord.make_channel_unknown(workshop.channel)
     fake_openai.succeed(job_id, model=MODEL)
-    for _ in range(200):  # the poller runs every 0.2 s; give it up to 10 s
+    for _ in range(1200):  # the poller runs every 0.2 s; a ceiling for a hang: 60 s
         details = await kobo.services.finetune.get_job(job_id)
         if details.job.status == "succeeded" and "is gone" in caplog.text:
             break
@@ -328,7 +351,11 @@ async def test_a_deleted_channel_drops_the_notice_but_the_job_is_recorded(
 
 async def test_the_preview_expires(kobo, fake_discord, fake_openai, workshop):
     kobo.bot.get_cog("Training").preview_timeout = 0.3
-    options = {"base_model": BASE, "file": fake_discord.attachment("robot.jsonl", chat_jsonl())}
+    options = {
+        "backend": "openai",
+        "base_model": BASE,
+        "file": fake_discord.attachment("robot.jsonl", chat_jsonl()),
+    }
     preview = await (
         await fake_discord.invoke("train", options, user=workshop.staff)
     ).wait_response()
@@ -381,12 +408,13 @@ async def test_assign_button_explains_a_bad_robot_number(kobo, fake_discord, fak
 async def test_without_a_key_cancel_is_refused_to_the_asker_only(
     fake_discord, workshop, kobo_settings
 ):
-    settings = kobo_settings.model_copy(update={"openai_api_key": None})
+    # Neither backend set up: a job kobo does not know is refused for the default, the trainer.
+    settings = kobo_settings.model_copy(update={"openai_api_key": None, "local_training": False})
     async with kobo_process(fake_discord, settings):
         refused = await (
             await fake_discord.invoke("cancel", {"job_id": "ftjob-abc"}, user=workshop.staff)
         ).wait_response()
-        assert refused.ephemeral and "set OPENAI_API_KEY" in refused.content
+        assert refused.ephemeral and "set LOCAL_TRAINING=true" in refused.content
 
 
 async def test_a_paused_job_shows_as_paused_and_is_still_followed(
@@ -398,7 +426,7 @@ async def test_a_paused_job_shows_as_paused_and_is_still_followed(
         workshop.channel, lambda m: "started training" in m.content
     )
     fake_openai.pause_on_openai(job_id)
-    for _ in range(200):  # the poller runs every 0.2 s; give it up to 10 s
+    for _ in range(1200):  # the poller runs every 0.2 s; a ceiling for a hang: 60 s
         if (await kobo.services.finetune.get_job(job_id)).job.status == "paused":
             break
         await asyncio.sleep(0.05)

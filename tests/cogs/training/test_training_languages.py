@@ -37,6 +37,7 @@ async def start_training(fake: FakeDiscord, workshop, language: str, options=Non
     """Staff, in ``language``, run /train and press Start; returns the new job's id."""
     locale = DISCORD_LOCALES[language]
     options = options or {
+        "backend": "openai",
         "base_model": BASE,
         "file": fake.attachment("robot.jsonl", chat_jsonl()),
     }
@@ -62,7 +63,11 @@ async def test_the_train_preview_and_start_follow_the_askers_language(
     kobo, fake_discord, fake_openai, workshop, language
 ):
     locale = DISCORD_LOCALES[language]
-    options = {"base_model": BASE, "file": fake_discord.attachment("robot.jsonl", chat_jsonl())}
+    options = {
+        "backend": "openai",
+        "base_model": BASE,
+        "file": fake_discord.attachment("robot.jsonl", chat_jsonl()),
+    }
     preview = await (
         await fake_discord.invoke("train", options, user=workshop.staff, locale=locale)
     ).wait_response()
@@ -111,6 +116,7 @@ async def test_the_preview_lists_the_datas_problems_in_the_askers_language(
     lines[2] = json.dumps({"messages": [{"role": "user", "content": "hi"}]})
     lines[6] = json.dumps({"messages": [{"role": "robot", "content": "x"}]})
     options = {
+        "backend": "openai",
         "base_model": BASE,
         "file": fake_discord.attachment("bad.jsonl", ("\n".join(lines) + "\n").encode()),
         "suffix": "stack chan",  # OpenAI takes no spaces in a suffix
@@ -396,3 +402,30 @@ async def test_costs_are_also_shown_in_the_local_currency_marked_as_approximate(
         local=("￥45" if language == "ja" else "¥45"),
     )
     assert fields[text("training.field.actual_cost", language)].startswith(actual)
+
+
+async def test_openai_no_longer_offering_fine_tuning_is_one_message_in_the_askers_language(
+    kobo, fake_discord, fake_openai, workshop, language
+):
+    fake_openai.fine_tuning_withdrawn = True
+    locale = DISCORD_LOCALES[language]
+    options = {
+        "backend": "openai",
+        "base_model": BASE,
+        "file": fake_discord.attachment("robot.jsonl", chat_jsonl()),
+    }
+    preview = await (
+        await fake_discord.invoke("train", options, user=workshop.staff, locale=locale)
+    ).wait_response()
+    start = button(preview, text("training.button.start", language))
+    pressed = await fake_discord.press_button(preview, start, user=workshop.staff, locale=locale)
+    refusal = text("training.openai.fine_tuning_withdrawn", language)
+    told = text("training.preview.not_started", language, reason=refusal)
+    await fake_discord.wait_until(
+        lambda: fake_discord.get_message(preview.id).content == told, what="the refusal"
+    )
+    assert not fake_discord.get_message(preview.id).buttons
+    assert not pressed.followups  # no announcement, no second message
+    assert not fake_discord.channel_messages(workshop.channel)
+    assert fake_openai.files == {} and fake_openai.jobs == {}
+    assert await kobo.services.finetune.list_jobs() == []

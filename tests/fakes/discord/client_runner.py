@@ -20,7 +20,7 @@ async def run_client(
     client: ClientT,
     *,
     token: str | None = None,
-    ready_timeout: float = 5.0,
+    ready_timeout: float = 60.0,  # a ceiling for a hang: on_ready normally fires at once
     strict: bool = True,
 ) -> AsyncIterator[ClientT]:
     """Start ``client.start(token)`` against ``fake``, wait for on_ready, close on exit.

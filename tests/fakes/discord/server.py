@@ -57,8 +57,10 @@ class FakeDiscord:
     """A Discord stand-in for end-to-end tests of a real discord.py bot.
 
     ``async with FakeDiscord() as fake:`` starts it; ``fake.bot_token`` is the token the
-    bot must log in with. ``timeout`` is the default for every wait. ``response_deadline``
-    is Discord's 3 s limit for the first interaction callback (``None`` disables it).
+    bot must log in with. ``timeout`` is the default for every wait: a ceiling for a hang only,
+    generous for a busy machine (a wait ends as soon as what it waits for happens).
+    ``response_deadline`` is Discord's 3 s limit for the first interaction callback (``None``
+    disables it).
     ``nonce_ttl`` is how long ``enforce_nonce`` remembers a nonce (Discord: a few minutes).
     ``enforce_default_permissions`` refuses invocations Discord would hide from the member;
     ``enforce_contexts`` refuses guild-only commands in DMs, as the Discord client does (turn
@@ -73,7 +75,7 @@ class FakeDiscord:
         bot_name: str = "kobo",
         bot_token: str = "fake-bot-token",
         application_id: int | None = None,
-        timeout: float = 5.0,
+        timeout: float = 60.0,
         response_deadline: float | None = 3.0,
         nonce_ttl: float = 300.0,
         enforce_default_permissions: bool = True,

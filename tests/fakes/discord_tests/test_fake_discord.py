@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 
 import discord
 import pytest
@@ -16,9 +15,7 @@ from tests.fakes.discord_tests.demo_bot import DemoBot
 async def test_bot_logs_in_syncs_commands_and_sees_the_guild(
     fake: FakeDiscord, workshop: Workshop
 ) -> None:
-    started = time.monotonic()
     async with run_client(fake, DemoBot(workshop.guild.id)) as bot:
-        assert time.monotonic() - started < 1.0
         assert bot.user is not None and bot.user.id == fake.bot_user.id
         assert bot.application_id == fake.application_id
         guild = bot.get_guild(workshop.guild.id)

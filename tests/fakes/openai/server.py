@@ -5,7 +5,9 @@ real socket. Tests drive jobs forward (``advance``, ``add_metrics``, ``succeed``
 faults into the next requests (``fail_next``, ``delay_next``) and count what the client asked for
 (``requests``). Jobs can be paused and resumed (``pause_on_openai``, or the API's own
 ``/pause`` and ``/resume``), and ``report_status`` makes a job report a status OpenAI may add
-one day. Chat completions answer ``chat_reply`` (a text, or a function of the request), streamed
+one day. With ``fine_tuning_withdrawn`` set, creating a job is refused with 403 as OpenAI refuses
+organisations it no longer offers self-serve fine-tuning to (files can still be uploaded and
+deleted). Chat completions answer ``chat_reply`` (a text, or a function of the request), streamed
 or not, cut at ``max_completion_tokens`` / ``max_tokens`` (one character counts as one token);
 ``chat_models`` limits which models exist. Shapes follow the SDK's types (``FineTuningJob``,
 ``FineTuningJobEvent``, ``FileObject``, ``ChatCompletion``, ``ChatCompletionChunk``) and
@@ -50,6 +52,7 @@ class RecordedRequest:
 class _Fault:
     status: int | None = None
     delay_s: float = 0.0
+    held_until: asyncio.Event | None = None
     method: str | None = None
     path_prefix: str = "/v1"
 
@@ -80,6 +83,7 @@ class FakeOpenAI:
         self.file_contents: dict[str, bytes] = {}
         self.jobs: dict[str, _Job] = {}
         self.result_base64 = True
+        self.fine_tuning_withdrawn = False
         self._faults: list[_Fault] = []
         self.started_paths: list[str] = []  # as requests arrive, before they are answered
         self._waiters: list[tuple[str, asyncio.Event]] = []
@@ -147,6 +151,17 @@ class FakeOpenAI:
         self._faults.extend(
             _Fault(delay_s=seconds, method=method, path_prefix=path_prefix) for _ in range(count)
         )
+
+    def hold_next(
+        self, count: int, *, method: str | None = None, path_prefix: str = "/v1"
+    ) -> asyncio.Event:
+        """The next ``count`` matching requests wait until the returned event is set: a request
+        kept in flight for exactly as long as the test needs, however slow the machine."""
+        release = asyncio.Event()
+        self._faults.extend(
+            _Fault(held_until=release, method=method, path_prefix=path_prefix) for _ in range(count)
+        )
+        return release
 
     @property
     def pending_faults(self) -> int:
@@ -312,6 +327,8 @@ class FakeOpenAI:
         response: web.StreamResponse
         if fault is not None and fault.delay_s:
             await asyncio.sleep(fault.delay_s)
+        if fault is not None and fault.held_until is not None:
+            await fault.held_until.wait()
         if request.headers.get("Authorization") != f"Bearer {self.api_key}":
             response = _error(
                 401, "Incorrect API key provided.", "invalid_request_error", "invalid_api_key"
@@ -398,6 +415,12 @@ class FakeOpenAI:
         return web.Response(body=content, content_type="application/octet-stream")
 
     async def _create_job(self, request: web.Request) -> web.Response:
+        if self.fine_tuning_withdrawn:
+            return _error(
+                403,
+                "Fine-tuning is no longer available to your organization.",
+                "invalid_request_error",
+            )
         body = request[_BODY] or {}
         for name in ("model", "training_file"):
             if not body.get(name):

@@ -1,0 +1,1 @@
+"""OpenAI's published schemas (the part kobo serves) and the clients that check against them."""
