@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import errno
 import signal
 import stat
 import sys
@@ -57,13 +58,15 @@ from i18n import Language, LocalizedError, language_from_env, msg, text
 from storage.database import Database
 from storage.files import FileTooBig, read_bounded
 from trainer.base_models import BaseModelTableError
-from trainer.server import TrainerConfigError, start_trainer
+from trainer.server import TrainerConfigError, TrainerHandle, start_trainer
 
 EXIT_SUCCEEDED, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 FINISHED = ("succeeded", "failed", "cancelled")
 # How often the job is looked at: the local trainer is on this machine; OpenAI's jobs take
 # minutes to hours and every look is an API call.
 POLL_SECONDS = {"local": 1.0, "openai": 10.0}
+# How long the bot's own trainer gets to answer when it holds TRAINER_PORT.
+RUNNING_TRAINER_SECONDS = 10.0
 EVENTS_PAGE = 20
 
 
@@ -221,34 +224,67 @@ async def _base_models(
 
 @contextlib.asynccontextmanager
 async def _trainer_backend(settings: TrainCommandSettings) -> AsyncIterator[Backend]:
-    """The trainer at TRAINER_URL, or one started here for as long as the command runs."""
+    """The trainer at TRAINER_URL, or one started here for as long as the command runs, or the
+    one the running bot already serves on TRAINER_HOST:TRAINER_PORT (one trainer per database:
+    two would both take its queued jobs)."""
     token = settings.trainer_token.get_secret_value() if settings.trainer_token else None
-    if settings.trainer_url is not None:
-        client = make_trainer_client(settings.trainer_url, token)
+    url, handle, db = settings.trainer_url, None, None
+    if url is None:
+        db = await Database.open(settings.database_path)
         try:
-            yield Backend("local", client)
-        finally:
-            await client.close()
-        return
-    db = await Database.open(settings.database_path)
+            handle = await _start_trainer_here(settings, db, token)
+        except BaseException:
+            await db.close()
+            raise
+        url = handle.url if handle is not None else _trainer_address(settings)
+    client = make_trainer_client(url, token)
     try:
-        try:
-            handle = await start_trainer(settings, db)
-        except OSError as exc:
-            address = f"{settings.trainer_host}:{settings.trainer_port}"
-            raise LocalizedError(
-                msg("training.cli.port_busy", address=address, reason=exc.strerror or str(exc))
-            ) from None
-        except (TrainerConfigError, BaseModelTableError) as exc:
-            raise LocalizedError(msg("training.cli.trainer_refused", reason=str(exc))) from None
-        client = make_trainer_client(handle.url, token)
-        try:
-            yield Backend("local", client)
-        finally:
-            await client.close()
-            await handle.stop()  # a training still running is killed
+        yield Backend("local", client)
     finally:
-        await db.close()
+        await client.close()
+        if handle is not None:
+            await handle.stop()  # a training still running is killed
+        if db is not None:
+            await db.close()
+
+
+def _trainer_address(settings: TrainCommandSettings) -> str:
+    host = settings.trainer_host
+    return f"http://{f'[{host}]' if ':' in host else host}:{settings.trainer_port}"
+
+
+async def _start_trainer_here(
+    settings: TrainCommandSettings, db: Database, token: str | None
+) -> TrainerHandle | None:
+    """A trainer started in this process; None when the port is taken by a kobo trainer that
+    answers (the bot's own, LOCAL_TRAINING being on by default), which is then used."""
+    try:
+        return await start_trainer(settings, db)
+    except OSError as exc:
+        address = f"{settings.trainer_host}:{settings.trainer_port}"
+        if exc.errno == errno.EADDRINUSE and await _answers_as_trainer(settings, token):
+            language = settings.kobo_language or language_from_env()
+            url = _trainer_address(settings)
+            print(text("training.cli.using_running_trainer", language, url=url), file=sys.stderr)
+            return None
+        raise LocalizedError(
+            msg("training.cli.port_busy", address=address, reason=exc.strerror or str(exc))
+        ) from None
+    except (TrainerConfigError, BaseModelTableError) as exc:
+        raise LocalizedError(msg("training.cli.trainer_refused", reason=str(exc))) from None
+
+
+async def _answers_as_trainer(settings: TrainCommandSettings, token: str | None) -> bool:
+    client = make_trainer_client(_trainer_address(settings), token)
+    try:
+        page = await client.with_options(
+            timeout=RUNNING_TRAINER_SECONDS, max_retries=0
+        ).models.list()
+    except openai.OpenAIError:
+        return False
+    finally:
+        await client.close()
+    return any(getattr(model, "kobo_trainable", False) for model in page.data)
 
 
 def _plan_summary(plan: TrainingPlan, language: Language) -> str:

@@ -52,7 +52,7 @@ from storage.trainer import (
 )
 from trainer.base_models import BaseModel, BaseModelTable
 from trainer.chat_data import long_line_problem
-from trainer.cpu_share import CHATTING_FILE_VARIABLE, NICENESS_VARIABLE
+from trainer.cpu_share import CHATTING_FILE_VARIABLE, NICENESS_VARIABLE, lower_autogroup
 from trainer.disk_space import DISK_FULL, disk_full_message, is_disk_full, is_low_on_space
 from trainer.file_store import TrainerPaths, copy_file, remove_tree
 from trainer.ids import EVENT, FILE, JOB, fine_tuned_model_name, new_id
@@ -684,6 +684,7 @@ def _lower_priority(pid: int, niceness: int) -> None:
     with contextlib.suppress(OSError):  # it may have ended already
         if os.getpriority(os.PRIO_PROCESS, pid) < niceness:
             os.setpriority(os.PRIO_PROCESS, pid, niceness)
+    lower_autogroup(pid, niceness)  # its own session is its own scheduling group
 
 
 def _cut_partial_line(path: Path) -> None:

@@ -227,3 +227,40 @@ async def test_openai_training_from_the_shell_prints_the_model(tmp_path, tiny_mo
     assert created["model"] == next(iter(default_model_table()))  # the table's first
     assert created["suffix"] == "robo"
     assert "on OpenAI: 12 examples × 8 epochs" in err
+
+
+async def test_with_the_bot_running_its_trainer_the_command_trains_on_that_one(
+    tmp_path, tiny_model
+):
+    """LOCAL_TRAINING is on by default, so the bot usually holds TRAINER_PORT: the command uses
+    the trainer there (one trainer per database) instead of failing on the port."""
+    from tests.bot.kobo_process import free_port
+
+    env = environment(tmp_path, tiny_model, TRAINER_PORT=str(free_port()), KOBO_LANGUAGE="en")
+    running = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "trainer",
+        cwd=tmp_path,
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        while b"listening" not in (line := await asyncio.wait_for(
+            running.stderr.readline(), PROCESS_SECONDS
+        )):  # fmt: skip
+            assert line, "the trainer ended before it listened"
+        data = tmp_path / "robot.jsonl"
+        data.write_bytes(chat_jsonl(10))
+        status, out, err = await run_train_command(
+            str(data), "--base-model", TINY, "--epochs", "1", "--lora-rank", "4",
+            env=env, cwd=tmp_path,
+        )  # fmt: skip
+    finally:
+        running.terminate()
+        await asyncio.wait_for(running.communicate(), PROCESS_SECONDS)
+    assert status == 0, err
+    assert out.strip().startswith(f"ft:{TINY}:kobo:")
+    url = f"http://127.0.0.1:{env['TRAINER_PORT']}"
+    assert text("training.cli.using_running_trainer", "en", url=url) in err

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
@@ -32,24 +31,6 @@ from tests.trainer.service import (
     wait_for_status,
 )
 from trainer.server import TrainerConfigError, TrainerHandle, start_trainer
-
-
-@pytest.fixture
-def settings(tmp_path: Path, tiny_base: Path) -> TrainerSettings:
-    return trainer_settings(tmp_path, tiny_base)
-
-
-@pytest.fixture
-async def trainer(settings: TrainerSettings, db: Database) -> AsyncIterator[TrainerHandle]:
-    handle = await start_trainer(settings, db, poll_seconds=0.05)
-    yield handle
-    await handle.stop()
-
-
-@pytest.fixture
-async def client(trainer: TrainerHandle) -> AsyncIterator[AsyncOpenAI]:
-    async with client_for(trainer.url) as sdk:
-        yield sdk
 
 
 async def test_a_job_trains_in_its_own_process_and_reports_like_openai(

@@ -4,9 +4,6 @@ parameters, models.retrieve of what models.list shows, models.delete of a kobo f
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import openai
 import pytest
 from openai import AsyncOpenAI
@@ -18,33 +15,13 @@ from tests.openapi.clients import checked_session
 from tests.trainer.service import (
     TINY,
     TOKEN,
-    client_for,
     create_job,
-    trainer_settings,
     upload,
     wait_for_status,
 )
-from trainer.server import TrainerHandle, start_trainer
+from trainer.server import TrainerHandle
 
 STAFF = {"by_id": "1001", "by_name": "Aiko"}
-
-
-@pytest.fixture
-def settings(tmp_path: Path, tiny_base: Path) -> TrainerSettings:
-    return trainer_settings(tmp_path, tiny_base)
-
-
-@pytest.fixture
-async def trainer(settings: TrainerSettings, db: Database) -> AsyncIterator[TrainerHandle]:
-    handle = await start_trainer(settings, db, poll_seconds=0.05)
-    yield handle
-    await handle.stop()
-
-
-@pytest.fixture
-async def client(trainer: TrainerHandle) -> AsyncIterator[AsyncOpenAI]:
-    async with client_for(trainer.url) as sdk:
-        yield sdk
 
 
 async def test_files_list_pages_filters_and_orders_as_openai(client: AsyncOpenAI):

@@ -5,46 +5,24 @@ training process tokenizes no more of an example than the tokens it keeps. Memor
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 from openai import AsyncOpenAI
 
-from config.settings import TrainerSettings
-from storage.database import Database
 from tests.trainer.jobs import chat_examples, run_worker, write_jsonl, write_spec
 from tests.trainer.service import (
-    client_for,
     create_job,
     jsonl,
-    trainer_settings,
     upload,
     wait_for_status,
 )
 from tests.trainer.tiny_models import SMOLLM2_TEMPLATE, tiny_tokenizer
 from trainer.chat_data import MAX_EXAMPLE_BYTES, ChatExample, tokenize_example
-from trainer.server import TrainerHandle, start_trainer
 
 
 def _with_a_long_answer(examples: list[dict[str, Any]], index: int, chars: int) -> None:
     examples[index]["messages"][-1]["content"] = "だっちゃ" * (chars // 4)
-
-
-@pytest.fixture
-def settings(tmp_path: Path, tiny_base: Path) -> TrainerSettings:
-    return trainer_settings(tmp_path, tiny_base)
-
-
-@pytest.fixture
-async def client(settings: TrainerSettings, db: Database) -> AsyncIterator[AsyncOpenAI]:
-    handle: TrainerHandle = await start_trainer(settings, db, poll_seconds=0.05)
-    try:
-        async with client_for(handle.url) as sdk:
-            yield sdk
-    finally:
-        await handle.stop()
 
 
 async def test_a_line_longer_than_the_limit_fails_the_job_naming_it(client: AsyncOpenAI):

@@ -75,6 +75,11 @@ async def test_the_training_process_runs_at_the_configured_niceness(
         threads = thread_niceness(pid)
         assert len(threads) > 1  # torch's threads too, not only the first one
         assert set(threads.values()) == {niceness}
+        # In a session of its own the training is a scheduling group of its own (autogroups):
+        # only the group's nice value keeps it behind the engine.
+        autogroup = Path(f"/proc/{pid}/autogroup")
+        if autogroup.exists():
+            assert autogroup.read_text().split()[-1] == str(niceness)
     finally:
         await runner.stop()
 

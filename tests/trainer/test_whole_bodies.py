@@ -10,15 +10,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from openai import AsyncOpenAI
 
-from config.settings import TrainerSettings
-from storage.database import Database
 from tests.http_senders import (
     RawResponse,
     hang_up_before_body,
@@ -27,31 +22,12 @@ from tests.http_senders import (
     send_in_segments,
 )
 from tests.trainer.jobs import chat_examples
-from tests.trainer.service import TINY, TOKEN, client_for, jsonl, trainer_settings, upload
-from trainer.server import TrainerHandle, start_trainer
+from tests.trainer.service import TINY, TOKEN, jsonl, upload
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 JSON_HEADERS = {**AUTH, "Content-Type": "application/json"}
 JOBS = "/v1/fine_tuning/jobs"
 BOUNDARY = "----kobo-test-boundary"
-
-
-@pytest.fixture
-def settings(tmp_path: Path, tiny_base: Path) -> TrainerSettings:
-    return trainer_settings(tmp_path, tiny_base)
-
-
-@pytest.fixture
-async def trainer(settings: TrainerSettings, db: Database) -> AsyncIterator[TrainerHandle]:
-    handle = await start_trainer(settings, db, poll_seconds=0.05)
-    yield handle
-    await handle.stop()
-
-
-@pytest.fixture
-async def client(trainer: TrainerHandle) -> AsyncIterator[AsyncOpenAI]:
-    async with client_for(trainer.url) as sdk:
-        yield sdk
 
 
 def job_body(training_file: str, model: str = TINY) -> bytes:
