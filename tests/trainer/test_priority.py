@@ -77,11 +77,17 @@ async def test_the_training_process_runs_at_the_configured_niceness(
         assert set(threads.values()) == {niceness}
         # In a session of its own the training is a scheduling group of its own (autogroups):
         # only the group's nice value keeps it behind the engine.
-        autogroup = Path(f"/proc/{pid}/autogroup")
-        if autogroup.exists():
-            assert autogroup.read_text().split()[-1] == str(niceness)
+        assert autogroup_niceness(pid) in (None, niceness)  # None: a kernel without them
     finally:
         await runner.stop()
+
+
+def autogroup_niceness(pid: int) -> int | None:
+    """The nice value of the process's autogroup ("/autogroup-7 nice 19")."""
+    try:
+        return int(Path(f"/proc/{pid}/autogroup").read_text().split()[-1])
+    except FileNotFoundError:
+        return None
 
 
 def start_worker(spec: Path, robots_chatting: Path) -> subprocess.Popen[bytes]:
