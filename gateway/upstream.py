@@ -8,7 +8,6 @@ into objects; the SDK's own retries would also hide a slow upstream from the rob
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -23,6 +22,7 @@ from gateway.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
+from http_common.bodies import BodyError, parse_json
 from i18n import Message, msg
 
 log = logging.getLogger(__name__)
@@ -154,13 +154,11 @@ class Upstream:
             raise self._unreachable(exc) from None
 
     def _parse(self, raw: bytes) -> Any:
-        """Strict JSON: NaN, Infinity and nesting deeper than Python's recursion limit are not
-        chat completions (and NaN would make kobo's own answer invalid JSON)."""
+        """Strict JSON, as robots' requests are read: non-finite numbers (NaN, Infinity, 1e999)
+        and deep nesting are not chat completions, and would make kobo's own answer invalid."""
         try:
-            return json.loads(raw, parse_constant=_refuse_constant)
-        except RecursionError:
-            raise self.unusable("nested too deep") from None
-        except ValueError as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+            return parse_json(raw)
+        except BodyError as exc:
             raise self.unusable(str(exc)[:MAX_DETAIL_CHARS]) from None
 
     def unusable(self, reason: str) -> UpstreamRefused:
@@ -182,8 +180,8 @@ class Upstream:
     async def _refusal(self, response: aiohttp.ClientResponse) -> GatewayError:
         try:
             raw = await _read_at_most(response, MAX_ERROR_BYTES)
-            payload = json.loads(raw, parse_constant=_refuse_constant) if raw else None
-        except (ValueError, RecursionError, aiohttp.ClientError):
+            payload = parse_json(raw) if raw else None
+        except (BodyError, aiohttp.ClientError):
             payload = None
         status = response.status
         detail = _detail(payload) or (response.reason or str(status))[:MAX_DETAIL_CHARS]
@@ -217,10 +215,6 @@ async def _read_at_most(response: aiohttp.ClientResponse, limit: int) -> bytes |
         if len(body) > limit:
             return None
     return bytes(body)
-
-
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
 
 
 def _retry_seconds(header: str) -> int:

@@ -183,6 +183,11 @@ def garbage() -> list[tuple[str, bytes, bytes]]:
             dumps(piece).replace(b'"index": 0', b'"index": NaN'),
         ),
         (
+            "a number past floating point",  # parses as inf: no NaN or Infinity to refuse
+            dumps(good).replace(b'"index": 0', b'"index": 1e999'),
+            dumps(piece).replace(b'"index": 0', b'"index": 1e999'),
+        ),
+        (
             "content is a number",
             dumps(completion(message(3))),  # type: ignore[arg-type]
             dumps(chunk({"content": 3})),
